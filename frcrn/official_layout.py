@@ -1,0 +1,160 @@
+"""Mapping between the official FRCRN state_dict layout and this project's native layout.
+
+The official checkpoint (ModelScope `speech_frcrn_ans_cirm_16k`, pytorch_model.bin) is a plain
+state_dict with 1,692 keys: every UNet layer is registered twice (`unet.encoder3.*` and
+`unet.encoders.3.*`), so 824 groups of keys alias one tensor. Real and imaginary parts live in
+separate layers (`conv_re`/`conv_im`, `bn_re`/`bn_im`, `fsmn_re_L1`/`fsmn_im_L1`); the native layout
+stacks them ([2, ...] = re, im). This module is pure data plumbing: it verifies aliases agree,
+consumes every key, and reports the first offending keys when something does not fit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Mapping
+
+import torch
+
+from .model_config import ModelConfig
+
+UNET_PREFIXES = {"unet": "unet1", "unet2": "unet2"}
+
+# `unet.encoder3.x` -> `unet.encoders.3.x` etc.: the reference's second registration of each layer.
+_ALIASES = [
+    (re.compile(r"\.encoder(\d+)\."), r".encoders.\1."),
+    (re.compile(r"\.decoder(\d+)\."), r".decoders.\1."),
+    (re.compile(r"\.fsmn_enc(\d+)\."), r".fsmn_enc.\1."),
+    (re.compile(r"\.fsmn_dec(\d+)\."), r".fsmn_dec.\1."),
+    (re.compile(r"\.se_layer_enc(\d+)\."), r".se_layers_enc.\1."),
+    (re.compile(r"\.se_layer_dec(\d+)\."), r".se_layers_dec.\1."),
+]
+
+_FSMN_PARAMS = {"linear.weight": "linear_weight", "linear.bias": "linear_bias",
+                "project.weight": "project_weight", "conv1.weight": "memory_weight"}
+
+_U = r"(?P<u>unet2?)"
+# Each rule: official canonical key pattern -> native key template; `part` (re/im) is stacked in that order.
+_RULES = [
+    (re.compile(_U + r"\.(?P<kind>encoders|decoders)\.(?P<i>\d+)\.(?:conv\.conv|transconv\.tconv)_(?P<part>re|im)\.(?P<p>weight|bias)$"),
+     "{u}.{kind}.{i}.{p}"),
+    (re.compile(_U + r"\.(?P<kind>encoders|decoders)\.(?P<i>\d+)\.bn\.bn_(?P<part>re|im)\.(?P<p>\w+)$"),
+     "{u}.{kind}.{i}.bn.{p}"),
+    (re.compile(_U + r"\.linear\.conv_(?P<part>re|im)\.(?P<p>weight|bias)$"), "{u}.linear.{p}"),
+    (re.compile(_U + r"\.(?P<kind>fsmn_enc|fsmn_dec)\.(?P<i>\d+)\.fsmn_(?P<part>re|im)_L1\.(?P<p>linear\.weight|linear\.bias|project\.weight|conv1\.weight)$"),
+     "{u}.{kind}.{i}.layers.0.{p}"),
+    (re.compile(_U + r"\.fsmn\.fsmn_(?P<part>re|im)_L(?P<layer>[12])\.(?P<p>linear\.weight|linear\.bias|project\.weight|conv1\.weight)$"),
+     "{u}.fsmn.layers.{layer}.{p}"),
+    (re.compile(_U + r"\.(?P<kind>se_layers_enc|se_layers_dec)\.(?P<i>\d+)\.(?P<p>fc_[ri]\.[02]\.(?:weight|bias))$"),
+     "{u}.{kind}.{i}.{p}"),
+]
+_STFT_KEYS = {"stft.weight": "stft.analysis", "istft.weight": "stft.synthesis", "istft.window": "stft.window"}
+
+
+class LayoutError(ValueError):
+    """A state_dict that does not fit the network; the message names the first offending keys."""
+
+
+def _first(keys, n: int = 5) -> str:
+    keys = sorted(keys)
+    more = f" (and {len(keys) - n} more)" if len(keys) > n else ""
+    return ", ".join(repr(k) for k in keys[:n]) + more
+
+
+def canonical_key(key: str) -> str:
+    for pattern, replacement in _ALIASES:
+        key = pattern.sub(replacement, key)
+    return key
+
+
+def looks_official(state: Mapping[str, torch.Tensor]) -> bool:
+    return any(k.startswith("unet.") for k in state) and "stft.weight" in state
+
+
+def dealias(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Collapse alias groups to their canonical key, refusing groups whose tensors differ."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for key in state:
+        groups[canonical_key(key)].append(key)
+    out = {}
+    for canonical, keys in groups.items():
+        first = state[keys[0]]
+        for other in keys[1:]:
+            if state[other].shape != first.shape or not torch.equal(state[other], first):
+                raise LayoutError(f"aliased keys {keys[0]!r} and {other!r} hold different tensors; "
+                                  "the official layout registers each layer twice with the same weights")
+        out[canonical] = first
+    return out
+
+
+def infer_config(canonical: Mapping[str, torch.Tensor]) -> ModelConfig:
+    """Read the network's shape from an official-layout state_dict."""
+    try:
+        width = canonical["unet.encoders.0.conv.conv_re.weight"].shape[0]
+        hidden, _ = canonical["unet.fsmn.fsmn_re_L1.linear.weight"].shape
+        order = canonical["unet.fsmn.fsmn_re_L1.conv1.weight"].shape[2]
+        squeeze = canonical["unet.se_layers_enc.0.fc_r.0.weight"].shape[0]
+    except KeyError as missing:
+        raise LayoutError(f"not an FRCRN checkpoint in the official layout: key {missing} is missing") from None
+    return ModelConfig(width=width, fsmn_hidden=hidden, fsmn_order=order, se_reduction=width // squeeze)
+
+
+def _is_unused(native_key: str, config: ModelConfig) -> bool:
+    """Layers the reference builds but never runs; they exist in official files and are dropped."""
+    n = 7  # layers per UNet side at depth 14
+    unused = (f".fsmn_enc.0.", f".fsmn_dec.{n - 1}.", f".se_layers_enc.{n - 1}.", f".se_layers_dec.{n - 2}.")
+    return any(u in native_key for u in unused)
+
+
+def official_to_native(state: Mapping[str, torch.Tensor],
+                       native_shapes: Mapping[str, torch.Size]) -> dict[str, torch.Tensor]:
+    """Official (aliased, split re/im) state_dict -> native state_dict with exactly `native_shapes` keys."""
+    canonical = dealias(state)
+    config = infer_config(canonical)
+    parts: dict[str, dict[int, torch.Tensor]] = defaultdict(dict)
+    native: dict[str, torch.Tensor] = {}
+    unexpected = []
+    enframe = canonical.pop("istft.enframe", None)
+    if enframe is not None and not torch.equal(enframe.reshape(enframe.shape[0], -1), torch.eye(enframe.shape[0])):
+        raise LayoutError("'istft.enframe' is not the identity framing kernel the reference uses")
+    for key, tensor in canonical.items():
+        if key in _STFT_KEYS:
+            native[_STFT_KEYS[key]] = tensor
+            continue
+        for pattern, template in _RULES:
+            m = pattern.match(key)
+            if m is None:
+                continue
+            fields = m.groupdict()
+            fields["u"] = UNET_PREFIXES[fields["u"]]
+            if "layer" in fields:
+                fields["layer"] = str(int(fields["layer"]) - 1)
+            if fields["p"] in _FSMN_PARAMS:
+                fields["p"] = _FSMN_PARAMS[fields["p"]]
+            target = template.format(**fields)
+            if target not in native_shapes and _is_unused(target, config):
+                break
+            if "part" in fields:
+                parts[target][0 if fields["part"] == "re" else 1] = tensor
+            else:
+                native[target] = tensor
+            break
+        else:
+            unexpected.append(key)
+    if unexpected:
+        raise LayoutError(f"unexpected keys for the official FRCRN layout: {_first(unexpected)}")
+    for target, pair in parts.items():
+        if len(pair) != 2:
+            missing = "imaginary" if 1 not in pair else "real"
+            raise LayoutError(f"{target!r}: the {missing} part is missing")
+        if target.endswith("num_batches_tracked"):
+            native[target] = torch.maximum(pair[0], pair[1])
+        elif target in native_shapes:
+            stacked = torch.stack([pair[0], pair[1]])
+            if stacked.numel() != native_shapes[target].numel():
+                raise LayoutError(f"{target!r}: official parts have shape {tuple(pair[0].shape)}, which does not "
+                                  f"fit {tuple(native_shapes[target])}")
+            native[target] = stacked.reshape(native_shapes[target])
+        else:
+            native[target] = torch.stack([pair[0], pair[1]])  # reported as unexpected by the caller
+    return native

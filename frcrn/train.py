@@ -1,0 +1,251 @@
+"""Train FRCRN on on-the-fly mixtures: `frcrn train CONFIG [key=value ...]`.
+
+One process, resumable: `out_dir/last.pt` holds model, optimiser, scheduler and counters (plain
+tensors and numbers, loadable with weights_only=True); `out_dir/best.safetensors` (+ .json) is the
+best model so far by validation SI-SNR, in the project checkpoint format with provenance;
+`out_dir/log.jsonl` has one line per log/eval event. Re-running the same command continues.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .losses import frcrn_loss, si_snr
+from .mixtures import MixtureConfig, MixtureDataset, load_speech, make_validation_set, split_speech_files
+from .model import FRCRN
+from .model_config import ModelConfig
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    speech: str = "../shared/data/dns_no_reverb_frcrn_enhanced/*.wav"
+    """Clean speech: a glob of audio files, or a text file listing one path per line."""
+    validation_fraction: float = 0.1
+    split_seed: int = 0
+    validation_items: int = 48
+    validation_seed: int = 1234
+    crop_seconds: float = 4.0
+    snr_db: tuple[float, ...] = (-5.0, 20.0)
+    level_dbfs: tuple[float, ...] = (-35.0, -15.0)
+    recorded_noise: bool = False
+    """Also mix in recorded sounds from installed Debian packages with CC0/CC-BY licences."""
+    recorded_noise_prob: float = 0.25
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    batch_size: int = 4
+    lr: float = 1e-3
+    grad_clip: float = 10.0
+    plateau_factor: float = 0.5
+    plateau_patience: int = 4
+    min_lr: float = 1e-5
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    out_dir: str = "runs/train"
+    init_from: str | None = None
+    """Checkpoint to start from when out_dir has no last.pt (e.g. the shipped default)."""
+    steps: int = 100_000
+    max_hours: float | None = None
+    eval_every: int = 250
+    log_every: int = 25
+    seed: int = 0
+    num_threads: int | None = None
+
+
+def speech_files(spec: str) -> list[str]:
+    if os.path.isfile(spec) and not spec.endswith((".wav", ".flac")):
+        base = os.path.dirname(spec)
+        with open(spec, encoding="utf-8") as f:
+            return [os.path.join(base, line.strip()) for line in f if line.strip()]
+    files = sorted(glob.glob(spec, recursive=True))
+    if not files:
+        raise FileNotFoundError(f"no speech files match {spec!r}")
+    return files
+
+
+def mixture_config(data: DataConfig) -> MixtureConfig:
+    crop = int(round(data.crop_seconds * 16000 / 320)) * 320  # whole STFT hops: output length == input
+    return MixtureConfig(crop_seconds=crop / 16000, snr_db=tuple(data.snr_db), level_dbfs=tuple(data.level_dbfs))
+
+
+def recorded_noise_sources() -> tuple[list[np.ndarray], list[dict[str, Any]]]:
+    from .noise_sources import PERMISSIVE_LICENCES, list_recorded_sounds, load_recorded_sound
+
+    sounds = list_recorded_sounds(licences=PERMISSIVE_LICENCES)
+    arrays = [load_recorded_sound(s) for s in sounds]
+    records = [{"package": s.package, "sound": s.name, "licence": s.licence} for s in sounds]
+    return [a for a in arrays if a.size > 1600], records
+
+
+@torch.inference_mode()
+def validate(model: FRCRN, items: Sequence[tuple[np.ndarray, np.ndarray, dict]]) -> dict[str, float]:
+    """Mean SI-SNR of noisy and enhanced validation mixtures (dB), one item at a time."""
+    was_training = model.training
+    model.eval()
+    noisy_scores, enhanced_scores = [], []
+    for noisy, clean, meta in items:
+        if meta.get("noise_only"):
+            continue
+        x, s = torch.from_numpy(noisy)[None], torch.from_numpy(clean)[None]
+        wav = model(x).wav
+        n = wav.shape[-1]
+        noisy_scores.append(float(si_snr(x[..., :n], s[..., :n])))
+        enhanced_scores.append(float(si_snr(wav, s[..., :n])))
+    model.train(was_training)
+    noisy_mean, enhanced_mean = float(np.mean(noisy_scores)), float(np.mean(enhanced_scores))
+    return {"si_snr_noisy": noisy_mean, "si_snr_enhanced": enhanced_mean,
+            "si_snr_improvement": enhanced_mean - noisy_mean}
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig):
+        self.config = config
+        self.out = Path(config.out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        if config.num_threads:
+            torch.set_num_threads(config.num_threads)
+        torch.manual_seed(config.seed)
+        files = speech_files(config.data.speech)
+        self.train_files, self.val_files = split_speech_files(files, config.data.validation_fraction,
+                                                              config.data.split_seed)
+        self.mix = mixture_config(config.data)
+        noise, self.noise_records = (recorded_noise_sources() if config.data.recorded_noise else ([], []))
+        self.dataset = MixtureDataset(self.train_files, self.mix, seed=config.seed, recorded_noise=noise or None,
+                                      recorded_noise_prob=config.data.recorded_noise_prob if noise else 0.0)
+        self.validation = make_validation_set(load_speech(self.val_files), config.data.validation_items,
+                                              config.data.validation_seed, self.mix)
+        self.model = FRCRN(config.model)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.optim.lr)
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, mode="max", factor=config.optim.plateau_factor,
+            patience=config.optim.plateau_patience, min_lr=config.optim.min_lr)
+        self.step, self.seconds, self.best, self.epoch = 0, 0.0, -math.inf, 0
+        self.best_metrics: dict[str, float] = {}
+        self._resume()
+
+    # -- state ------------------------------------------------------------------------------
+    def _resume(self) -> None:
+        last = self.out / "last.pt"
+        if last.exists():
+            state = torch.load(last, map_location="cpu", weights_only=True)
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.step, self.seconds, self.best = state["step"], state["seconds"], state["best"]
+            self.epoch = state.get("epoch", 0) + 1
+            self.best_metrics = state.get("best_metrics", {})
+            self._log({"event": "resume", "step": self.step})
+        elif self.config.init_from:
+            model, info = load_checkpoint(self.config.init_from)
+            if model.config != self.config.model:
+                raise ValueError(f"init_from {self.config.init_from} has model config {model.config}, "
+                                 f"but this run trains {self.config.model}")
+            self.model.load_state_dict(model.state_dict())
+            previous = info.provenance.get("training", {})
+            self.step, self.seconds = int(previous.get("steps", 0)), float(previous.get("seconds", 0.0))
+            self._log({"event": "init", "from": str(self.config.init_from), "sha256": info.sha256, "step": self.step})
+
+    def _save_last(self) -> None:
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "scheduler": self.scheduler.state_dict(), "step": self.step, "seconds": self.seconds,
+                 "best": self.best, "epoch": self.epoch, "best_metrics": self.best_metrics}
+        tmp = self.out / "last.pt.tmp"
+        torch.save(state, tmp)
+        os.replace(tmp, self.out / "last.pt")
+
+    def provenance(self, metrics: dict[str, float]) -> dict[str, Any]:
+        cfg = self.config
+        return {
+            "training": {"steps": self.step, "seconds": round(self.seconds, 1), "batch_size": cfg.optim.batch_size,
+                         "crop_seconds": self.mix.crop_seconds, "config": asdict(cfg)},
+            "metrics": {"validation": metrics},
+            "data": {
+                "speech": {"source": "DNS Challenge 2020 synthetic no_reverb test set, enhanced by the official "
+                                     "FRCRN (GitHub alibabasglab/FRCRN, FRCRN_enh_DNS_no_reverb)",
+                           "licence": "CC BY 4.0 (Microsoft DNS Challenge; Zhao et al. 2022)",
+                           "train_files": len(self.train_files), "validation_files": [os.path.basename(f) for f in self.val_files]},
+                "noise": {"generator": "frcrn.noise (synthetic families, made by this project)",
+                          "recorded": self.noise_records},
+            },
+        }
+
+    def _log(self, record: dict[str, Any]) -> None:
+        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **record}
+        with open(self.out / "log.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        print(json.dumps(record), flush=True)
+
+    # -- loop -------------------------------------------------------------------------------
+    def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        while True:
+            self.dataset.set_epoch(self.epoch)
+            loader = torch.utils.data.DataLoader(self.dataset, batch_size=self.config.optim.batch_size)
+            for i, batch in enumerate(loader):
+                yield batch
+                if i >= 1000:
+                    break
+            self.epoch += 1
+
+    def evaluate_and_save(self) -> dict[str, float]:
+        metrics = validate(self.model, self.validation)
+        self.scheduler.step(metrics["si_snr_enhanced"])
+        if metrics["si_snr_enhanced"] > self.best:
+            self.best, self.best_metrics = metrics["si_snr_enhanced"], metrics
+            save_checkpoint(self.model, self.out / "best.safetensors", model_id="frcrn-default",
+                            provenance=self.provenance(metrics))
+        self._save_last()
+        self._log({"event": "eval", "step": self.step, "lr": self.optimizer.param_groups[0]["lr"], **metrics})
+        return metrics
+
+    def run(self) -> None:
+        cfg = self.config
+        self.model.train()
+        deadline = time.monotonic() + cfg.max_hours * 3600 if cfg.max_hours else math.inf
+        window_loss, window_start, window_items = [], time.monotonic(), 0
+        for noisy, clean in self._batches():
+            if self.step >= cfg.steps or time.monotonic() >= deadline:
+                break
+            started = time.monotonic()
+            out = self.model(noisy)
+            loss = frcrn_loss(self.model, noisy, clean, out)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.total.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
+            self.optimizer.step()
+            self.step += 1
+            self.seconds += time.monotonic() - started
+            window_loss.append([float(loss.total), float(loss.amp), float(loss.phase), float(loss.si_snr)])
+            window_items += noisy.shape[0]
+            if self.step % cfg.log_every == 0:
+                mean = np.mean(window_loss, axis=0)
+                elapsed = time.monotonic() - window_start
+                self._log({"event": "train", "step": self.step, "loss": round(mean[0], 4), "amp": round(mean[1], 4),
+                           "phase": round(mean[2], 4), "si_snr": round(mean[3], 3),
+                           "audio_x_realtime": round(window_items * self.mix.crop_seconds / elapsed, 3)})
+                window_loss, window_start, window_items = [], time.monotonic(), 0
+            if self.step % cfg.eval_every == 0:
+                self.evaluate_and_save()
+        self.evaluate_and_save()
+
+
+def train(config: TrainConfig) -> Path:
+    trainer = Trainer(config)
+    trainer.run()
+    return trainer.out / "best.safetensors"

@@ -1,0 +1,248 @@
+"""Inputs: read manifests (or list a folder), resolve and check every entry, drop duplicates.
+
+Runs on the driver, before Ray Data starts, because three guarantees need the whole input set
+at once: duplicates are found exactly (a URI listed twice is processed once), two inputs that
+would map to the same output key are caught (the second becomes an error row instead of
+silently overwriting the first), and resume can compare against earlier results. The table
+holds one small row per input (URIs and the manifest's own columns), never audio.
+
+The result is an :class:`InputSet` whose ``table`` has one row per unique input:
+
+* ``input_uri``  canonical URI (local absolute path or ``proto://bucket/key``), or the raw entry
+  when it could not be resolved
+* ``output_uri`` where the enhanced audio goes ("" for invalid entries)
+* ``error_type`` / ``error_message``  set for entries refused before any I/O
+* ``occurrences`` how many times the input appeared across the manifest(s)
+* the manifest's other columns, carried through untouched (renamed ``src_<name>`` only when
+  they clash with a result column)
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import logging
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+
+import fsspec
+import pandas as pd
+
+from jobs.config import InputConfig, OutputConfig
+from jobs.paths import Location, UnsafePath, parse_location, relative_to, render_output_key, resolve_entry
+from jobs.results import RESULT_COLUMNS
+
+__all__ = ["InputError", "InputSet", "resolve_inputs", "MANIFEST_EXTENSIONS"]
+
+log = logging.getLogger(__name__)
+
+MANIFEST_EXTENSIONS = {
+    ".parquet": "parquet", ".pq": "parquet", ".csv": "csv",
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+}
+_GLOB_CHARS = set("*?[")
+
+
+class InputError(ValueError):
+    """The input as a whole cannot be used (missing manifest, missing column, ...)."""
+
+
+@dataclass
+class InputSet:
+    table: pd.DataFrame
+    carried_columns: list[str]
+    root: Location
+    sources: list[str]
+    duplicates: int = 0
+    duplicate_examples: list[str] = field(default_factory=list)
+
+    @property
+    def valid(self) -> pd.DataFrame:
+        return self.table[self.table["error_type"] == ""]
+
+
+def _fs(loc: Location, storage_options: dict[str, Any]) -> fsspec.AbstractFileSystem:
+    return fsspec.filesystem(loc.protocol, **storage_options)
+
+
+def _read_manifest(fs, path: str, fmt: str, column: str) -> pd.DataFrame:
+    if fmt == "auto":
+        ext = posixpath.splitext(path)[1].lower()
+        if ext not in MANIFEST_EXTENSIONS:
+            raise InputError(
+                f"cannot tell the manifest format of {path!r} from its extension; use one of "
+                f"{', '.join(sorted(MANIFEST_EXTENSIONS))} or set input.format"
+            )
+        fmt = MANIFEST_EXTENSIONS[ext]
+    try:
+        data = fs.cat_file(path)
+    except FileNotFoundError:
+        raise InputError(f"manifest not found: {path}") from None
+    try:
+        if fmt == "parquet":
+            df = pd.read_parquet(io.BytesIO(data))
+        elif fmt == "csv":
+            df = pd.read_csv(io.BytesIO(data), dtype={column: "object"}, keep_default_na=True)
+        else:
+            try:
+                df = pd.read_json(io.BytesIO(data), lines=True, dtype=False)
+            except ValueError:
+                if not path.lower().endswith(".json"):
+                    raise
+                df = pd.read_json(io.BytesIO(data), dtype=False)  # a plain JSON array of records
+    except Exception as err:  # noqa: BLE001 - any parser error means the same to the user
+        raise InputError(f"cannot read manifest {path} as {fmt}: {err}") from None
+    if column not in df.columns:
+        close = difflib.get_close_matches(column, [str(c) for c in df.columns], n=1)
+        hint = f"; did you mean {close[0]!r} (set input.column)?" if close else ""
+        raise InputError(
+            f"manifest {path} has no column {column!r}{hint} (columns: {', '.join(map(str, df.columns))})"
+        )
+    return df
+
+
+def _glob_root(pattern_path: str) -> str:
+    parts = pattern_path.split("/")
+    fixed = []
+    for part in parts:
+        if _GLOB_CHARS & set(part):
+            break
+        fixed.append(part)
+    return "/".join(fixed)
+
+
+def resolve_inputs(cfg: InputConfig, out: OutputConfig) -> InputSet:
+    """Turn ``input.uri`` into the table of unique, checked inputs (see module doc)."""
+    loc = parse_location(cfg.uri)
+    fs = _fs(loc, cfg.storage_options)
+    out_loc = parse_location(out.uri)
+    ext = out.format
+
+    frames: list[pd.DataFrame] = []
+    sources: list[str] = []
+    if _GLOB_CHARS & set(loc.path):
+        matches = sorted(fs.glob(loc.path))
+        if not matches:
+            raise InputError(f"no manifest matches {cfg.uri!r}")
+        root = parse_location(cfg.root) if cfg.root else Location(loc.protocol, _glob_root(loc.path))
+        for m in matches:
+            frames.append(_manifest_frame(fs, Location(loc.protocol, m), cfg))
+            sources.append(Location(loc.protocol, m).uri)
+    elif fs.isfile(loc.path):
+        root = parse_location(cfg.root) if cfg.root else Location(loc.protocol, posixpath.dirname(loc.path))
+        frames.append(_manifest_frame(fs, loc, cfg))
+        sources.append(loc.uri)
+    elif fs.isdir(loc.path):
+        root = parse_location(cfg.root) if cfg.root else loc
+        frames.append(_listing_frame(fs, loc, cfg, out_loc))
+        sources.append(loc.uri)
+    else:
+        raise InputError(f"input.uri {cfg.uri!r} does not exist (expected a manifest file, a glob of manifests, or a folder)")
+
+    table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    carried = [c for c in table.columns if not str(c).startswith("__")]
+
+    # Resolve and check each entry.
+    uris, rels, errs, msgs = [], [], [], []
+    for entry, base in zip(table["__entry"], table["__base"]):
+        try:
+            resolved, rel = resolve_entry(entry, base=base, root=root)
+            uris.append(resolved.uri)
+            rels.append(rel)
+            errs.append("")
+            msgs.append("")
+        except UnsafePath as err:
+            uris.append(str(entry) if entry is not None else "")
+            rels.append("")
+            errs.append("unsafe_path")
+            msgs.append(f"refused input {str(entry)!r}: {err}; nothing was read or written for it")
+    table = table.assign(input_uri=uris, __relpath=rels, error_type=errs, error_message=msgs)
+
+    # Duplicates: keep the first occurrence, count the rest.
+    counts = table.groupby("input_uri", sort=False)["input_uri"].transform("size")
+    dup_mask = table.duplicated("input_uri", keep="first")
+    duplicates = int(dup_mask.sum())
+    examples = list(dict.fromkeys(table.loc[dup_mask, "input_uri"]))[:10]
+    table = table.assign(occurrences=counts.astype("int64"))[~dup_mask].reset_index(drop=True)
+
+    # Output keys (checked) and collisions.
+    outs = []
+    errs, msgs = list(table["error_type"]), list(table["error_message"])
+    owner: dict[str, str] = {}
+    for i, (uri, rel) in enumerate(zip(table["input_uri"], table["__relpath"])):
+        if errs[i]:
+            outs.append("")
+            continue
+        try:
+            key = render_output_key(out.name_template, rel, ext)
+            if key.split("/", 1)[0] == out.manifest_dir.strip("/"):
+                raise UnsafePath(f"output name {key!r} would land in the reserved folder {out.manifest_dir!r}")
+            target = out_loc.child(key)
+        except UnsafePath as err:
+            outs.append("")
+            errs[i], msgs[i] = "unsafe_path", f"cannot name the output of {uri}: {err}"
+            continue
+        if target.uri == uri:
+            outs.append("")
+            errs[i], msgs[i] = "output_collision", (
+                f"the output for {uri} would overwrite the input itself; choose another output.uri "
+                "or output.name_template"
+            )
+            continue
+        if target.uri in owner:
+            outs.append("")
+            errs[i], msgs[i] = "output_collision", (
+                f"{uri} and {owner[target.uri]} both map to {target.uri}; only the first is "
+                "processed (change output.name_template, e.g. '{relpath}.{ext}', to keep both)"
+            )
+            continue
+        owner[target.uri] = uri
+        outs.append(target.uri)
+    table = table.assign(output_uri=outs, error_type=errs, error_message=msgs)
+
+    # Carried-through manifest columns: untouched, renamed only on a clash with our columns.
+    rename = {}
+    for c in carried:
+        if c in RESULT_COLUMNS or c in ("input_uri", "output_uri"):
+            rename[c] = f"src_{c}"
+    if rename:
+        log.warning("manifest columns %s clash with result columns; carried as %s",
+                    list(rename), list(rename.values()))
+    carried_table = table[carried].rename(columns=rename)
+    final = pd.concat(
+        [table[["input_uri", "output_uri", "error_type", "error_message", "occurrences"]], carried_table],
+        axis=1,
+    )
+    return InputSet(
+        table=final, carried_columns=list(carried_table.columns), root=root, sources=sources,
+        duplicates=duplicates, duplicate_examples=examples,
+    )
+
+
+def _manifest_frame(fs, loc: Location, cfg: InputConfig) -> pd.DataFrame:
+    df = _read_manifest(fs, loc.path, cfg.format, cfg.column)
+    base = Location(loc.protocol, posixpath.dirname(loc.path))
+    # The URI column becomes input_uri (resolved); all *other* columns are carried through.
+    df = df.rename(columns={cfg.column: "__entry"})
+    df["__base"] = [base] * len(df)
+    return df
+
+
+def _listing_frame(fs, loc: Location, cfg: InputConfig, out_loc: Location) -> pd.DataFrame:
+    exts = tuple(e.lower() for e in cfg.extensions)
+    found = []
+    for path in sorted(fs.find(loc.path)):
+        name = path.rsplit("/", 1)[-1]
+        if name.startswith(".") or not name.lower().endswith(exts):
+            continue
+        if out_loc.protocol == loc.protocol:
+            try:  # never feed our own outputs back in when output lies inside the input folder
+                relative_to(Location(loc.protocol, path), out_loc)
+                continue
+            except UnsafePath:
+                pass
+        found.append(Location(loc.protocol, path).uri)
+    if not found:
+        raise InputError(f"no files with extensions {', '.join(cfg.extensions)} under {loc.uri}")
+    return pd.DataFrame({"__entry": found, "__base": [loc] * len(found)})

@@ -1,0 +1,328 @@
+"""Wire the job: inputs -> resume plan -> Ray Data stages -> consolidated manifest + summary.
+
+Why the audio is read by our own tasks and not by ``ray.data.read_binary_files``: the job's
+input is a *manifest of URIs* (resolved, checked and de-duplicated on the driver), not a folder;
+``read_binary_files`` lists and reads through pyarrow's filesystem layer, whose S3 reads have
+known parallelism problems (few concurrent requests per task, slow on prefixes with many small
+objects), uses different credential handling than the rest of the job (fsspec/s3fs storage
+options), and turns an unreadable object into a failed read task instead of an error row. Our
+read stage takes a batch of URIs and fetches them concurrently with ``fs.cat`` (s3fs/gcsfs run
+the requests in parallel on their event loop), with per-object retries and per-object errors.
+
+Stages (kept apart so the model actors never block on storage or codecs):
+
+1. ``from_pandas`` of the to-do URIs, ``files_per_read_task`` rows per block
+2. ``read_decode``  CPU tasks:  fetch, decode, resample to 16 kHz mono, input measurements
+3. ``Enhance``      actor pool: ``ActorPoolStrategy(min_size, max_size)``, one FRCRN replica each
+4. ``encode_write`` CPU tasks:  encode, atomic write, output measurements, durable row records
+
+Retries (faults that say nothing about a file; per-file problems are error rows instead):
+
+* storage: transient errors (throttling, 5xx, timeouts, resets) retried per object with backoff
+  (``compute.io_retries``);
+* read/write tasks: re-run by Ray when their worker process dies or its node is lost
+  (``max_retries=compute.task_retries``); the write task is also re-run when its result record
+  cannot be stored (``retry_exceptions=[ResultRecordError]``) -- safe, since outputs and record
+  keys are deterministic;
+* model replicas: restarted by Ray when they die (OOM kill, segfault, node loss;
+  ``max_restarts=compute.replica_restarts``) and the batch in flight re-submitted
+  (``max_task_retries=compute.replica_task_retries``); a replica that keeps dying while loading
+  the model fails the job after ``ray.max_consecutive_replica_init_deaths`` attempts with the
+  loader's error. Ray's own defaults are unbounded restarts/retries, which would loop forever on
+  a file that reliably kills its worker; bounded values turn that into a clear failure.
+* ``max_errored_blocks`` is left at 0: with dying actors a non-zero value can hang the job.
+
+If execution fails anyway, the driver still consolidates what was recorded: inputs without a
+result get an error row (``job_failed``), which the next run always retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+import uuid
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import pandas as pd
+
+from jobs.config import JobConfig, redacted
+from jobs.inputs import InputSet, resolve_inputs
+from jobs.paths import parse_location
+from jobs.results import (
+    SCHEMA,
+    consolidate,
+    delete_parts,
+    load_state,
+    new_row,
+    rows_to_table,
+    write_json,
+    write_manifest,
+)
+from jobs.stages import Enhance, ModelSettings, ResultRecordError, StageSettings, encode_write, read_decode
+from jobs.storage import filesystem
+from jobs.summary import build_summary, format_summary
+
+__all__ = ["JobFailed", "RunResult", "run_job", "make_job_id", "plan_resume"]
+
+log = logging.getLogger("frcrn.job")
+
+ALWAYS_RETRY = {"result_missing", "job_failed"}
+"""Error types that describe the job, not the file: retried on resume even with retry_errors=false."""
+
+
+class JobFailed(RuntimeError):
+    """The run could not complete (the manifest still records every input)."""
+
+
+@dataclass
+class RunResult:
+    summary: dict[str, Any]
+    manifest: pd.DataFrame
+    manifest_uri: str
+    exit_code: int
+
+
+def make_job_id(cfg: JobConfig) -> str:
+    if cfg.job.id:
+        return cfg.job.id
+    sub = os.environ.get("RAY_JOB_SUBMISSION_ID")
+    if sub:
+        return sub
+    return datetime.now(timezone.utc).strftime("run-%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def plan_resume(
+    inputs: InputSet, state: pd.DataFrame, existing: dict[str, int], cfg: JobConfig
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split the valid inputs into (to do, skipped); skipped keep their earlier row."""
+    valid = inputs.valid[["input_uri", "output_uri"]]
+    if not cfg.resume.enabled or state.empty:
+        return valid.reset_index(drop=True), state.iloc[0:0]
+    prior = state.set_index("input_uri")
+    skip_mask = []
+    for uri, out in zip(valid["input_uri"], valid["output_uri"]):
+        if uri not in prior.index:
+            skip_mask.append(False)
+            continue
+        row = prior.loc[uri]
+        if row["status"] == "ok":
+            path = parse_location(out).path
+            ok = row["output_uri"] == out and path in existing
+            if ok and cfg.resume.check_output_size and not pd.isna(row["output_bytes"]):
+                ok = int(row["output_bytes"]) == existing[path]
+            skip_mask.append(bool(ok))
+        else:
+            skip_mask.append(
+                not cfg.resume.retry_errors and row["error_type"] not in ALWAYS_RETRY
+                and row["output_uri"] == out
+            )
+    mask = pd.Series(skip_mask, index=valid.index, dtype=bool)
+    skipped_uris = set(valid.loc[mask, "input_uri"])
+    return valid[~mask].reset_index(drop=True), state[state["input_uri"].isin(skipped_uris)]
+
+
+def _list_outputs(fs, root: str, manifest_dir: str) -> dict[str, int]:
+    fs.invalidate_cache()
+    if not fs.exists(root):
+        return {}
+    out = {}
+    for path, info in fs.find(root, detail=True).items():
+        if path.startswith(manifest_dir + "/") or path.endswith(".partial"):
+            continue
+        out[path] = int(info.get("size") or 0)
+    return out
+
+
+def _init_ray(cfg: JobConfig) -> bool:
+    import ray
+
+    if ray.is_initialized():
+        return False
+    kwargs: dict[str, Any] = dict(
+        address=cfg.ray.address or None,
+        logging_level=getattr(logging, cfg.ray.log_level.upper(), logging.WARNING),
+        log_to_driver=True,
+    )
+    if not cfg.ray.address and not os.environ.get("RAY_ADDRESS") and cfg.ray.num_cpus:
+        kwargs["num_cpus"] = cfg.ray.num_cpus
+    ray.init(**kwargs)
+    return True
+
+
+def _build_dataset(todo: pd.DataFrame, cfg: JobConfig, settings: StageSettings):
+    import ray
+    from ray.data import ActorPoolStrategy, DataContext
+
+    c, m = cfg.compute, cfg.model
+    ctx = DataContext.get_current()
+    ctx.target_max_block_size = c.target_max_block_mb * 2**20
+    ctx.enable_progress_bars = cfg.ray.progress_bars
+    ctx.max_consecutive_actor_init_deaths = cfg.ray.max_consecutive_replica_init_deaths
+    ctx.max_errored_blocks = 0
+
+    device = m.device
+    if device == "auto":
+        device = "cuda" if c.gpus_per_replica > 0 else "cpu"
+    num_threads = m.num_threads or (max(1, int(c.cpus_per_replica)) if device == "cpu" else None)
+    model = ModelSettings(
+        checkpoint=m.checkpoint, device=device, precision=m.precision, window_seconds=m.window_seconds,
+        overlap_seconds=m.overlap_seconds, batch_size=m.batch_size, restore_gain=m.restore_gain,
+        num_threads=num_threads, storage_options=m.storage_options, factory=m.factory,
+    )
+    # Small blocks (one read task each) so reads spread over the cluster from the start, but at
+    # most ~4096 of them: millions of tiny blocks would cost the driver more than they save.
+    uris = todo[["input_uri", "output_uri"]].reset_index(drop=True)
+    step = max(c.files_per_read_task, math.ceil(len(uris) / 4096))
+    ds = ray.data.from_pandas([uris.iloc[i : i + step] for i in range(0, len(uris), step)])
+    with warnings.catch_warnings():
+        # max_retries / max_restarts / max_task_retries / retry_exceptions have no named
+        # map_batches parameter in Ray 2.60; ray_remote_args is the documented way to pass them.
+        warnings.filterwarnings("ignore", message=r".*ray_remote_args.*deprecated.*")
+        ds = ds.map_batches(
+            read_decode, fn_kwargs={"settings": settings}, batch_size=c.files_per_read_task,
+            batch_format="numpy", num_cpus=c.read_cpus, udf_modifying_row_count=False,
+            max_retries=c.task_retries,
+        )
+        enhance_kwargs: dict[str, Any] = dict(num_cpus=c.cpus_per_replica)
+        if c.gpus_per_replica > 0:
+            enhance_kwargs["num_gpus"] = c.gpus_per_replica
+        ds = ds.map_batches(
+            Enhance, fn_constructor_kwargs={"model": model}, batch_size=c.files_per_model_batch,
+            batch_format="numpy", udf_modifying_row_count=False,
+            compute=ActorPoolStrategy(
+                min_size=c.min_replicas, max_size=c.max_replicas,
+                max_tasks_in_flight_per_actor=c.max_tasks_in_flight_per_replica,
+            ),
+            max_restarts=c.replica_restarts, max_task_retries=c.replica_task_retries,
+            **enhance_kwargs,
+        )
+        ds = ds.map_batches(
+            encode_write, fn_kwargs={"settings": settings}, batch_size=c.files_per_write_task,
+            batch_format="numpy", num_cpus=c.write_cpus, udf_modifying_row_count=False,
+            max_retries=c.task_retries, retry_exceptions=[ResultRecordError],
+        )
+    return ds
+
+
+def _driver_error_rows(inputs: InputSet, job_id: str) -> pd.DataFrame:
+    bad = inputs.table[inputs.table["error_type"] != ""]
+    now = time.time()
+    rows = []
+    for uri, out, kind, msg in zip(bad["input_uri"], bad["output_uri"], bad["error_type"], bad["error_message"]):
+        r = new_row(uri, out, job_id)
+        r.update(status="error", error_type=kind, error_message=msg, finished_at=now, processing_s=0.0)
+        rows.append(r)
+    return pd.DataFrame(rows, columns=[f.name for f in SCHEMA])
+
+
+def _check_model_source(cfg: JobConfig) -> None:
+    ckpt = cfg.model.checkpoint
+    if not ckpt or cfg.model.factory:
+        return
+    loc = parse_location(ckpt)
+    fs = filesystem(loc.protocol, cfg.model.storage_options)
+    if not fs.exists(loc.path):
+        raise JobFailed(f"model.checkpoint not found: {ckpt}")
+
+
+def run_job(cfg: JobConfig, *, echo=print) -> RunResult:
+    """Run the whole job once; returns the summary, the final manifest and an exit code."""
+    t_start = time.perf_counter()
+    started_at = _now()
+    job_id = make_job_id(cfg)
+    out_loc = parse_location(cfg.output.uri)
+    out_fs = filesystem(out_loc.protocol, cfg.output.storage_options)
+    manifest_dir = f"{out_loc.path}/{cfg.output.manifest_dir.strip('/')}"
+    manifest_uri = out_loc.child(f"{cfg.output.manifest_dir.strip('/')}/results.parquet").uri
+    retries = cfg.compute.io_retries
+
+    inputs = resolve_inputs(cfg.input, cfg.output)
+    n_invalid = int((inputs.table["error_type"] != "").sum())
+    echo(f"frcrn-job {job_id}: {len(inputs.table)} unique inputs from {len(inputs.sources)} source(s)"
+         + (f", {inputs.duplicates} duplicate entries ignored" if inputs.duplicates else "")
+         + (f", {n_invalid} refused" if n_invalid else ""))
+    if inputs.duplicates:
+        echo("  duplicates (first few): " + ", ".join(inputs.duplicate_examples[:5]))
+    _check_model_source(cfg)
+    # Early proof that the output is writable, and a record that this run started.
+    write_json(out_fs, f"{manifest_dir}/runs/{job_id}.json",
+               {"job_id": job_id, "state": "running", "started_at": started_at, "config": redacted(cfg)},
+               retries=retries)
+
+    state, _ = load_state(out_fs, manifest_dir, retries=retries)
+    existing = _list_outputs(out_fs, out_loc.path, manifest_dir) if cfg.resume.enabled and len(state) else {}
+    todo, skipped_rows = plan_resume(inputs, state, existing, cfg)
+    echo(f"  to process: {len(todo)}   already done (skipped): {len(skipped_rows)}")
+
+    failure: str | None = None
+    if len(todo):
+        in_loc = parse_location(cfg.input.uri)
+        settings = StageSettings(
+            job_id=job_id, input_protocol=in_loc.protocol, output_protocol=out_loc.protocol,
+            output_parts_dir=f"{manifest_dir}/_parts", input_storage_options=cfg.input.storage_options,
+            output_storage_options=cfg.output.storage_options, output_format=cfg.output.format,
+            output_rate=cfg.output.sample_rate, max_seconds=cfg.limits.max_seconds,
+            max_bytes=cfg.limits.max_bytes, io_retries=retries, dnsmos_model=cfg.dnsmos.model,
+            dnsmos_storage_options=cfg.dnsmos.storage_options,
+        )
+        started_ray = _init_ray(cfg)
+        try:
+            ds = _build_dataset(todo, cfg, settings)
+            for _ in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+                pass
+        except Exception as err:  # noqa: BLE001 - record every input, then report
+            failure = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+            log.error("execution failed: %s", err, exc_info=True)
+        finally:
+            if started_ray:
+                import ray
+
+                ray.shutdown()
+
+    # Consolidate LAST: earlier manifest + every part (this run's included) -> one row per input.
+    after, parts = load_state(out_fs, manifest_dir, retries=retries)
+    todo_set = set(todo["input_uri"])
+    fresh = after[after["input_uri"].isin(todo_set) & (after["job_id"] == job_id)]
+    candidates = pd.concat(
+        [rows_to_table(df).to_pandas() for df in (skipped_rows, fresh, _driver_error_rows(inputs, job_id))],
+        ignore_index=True,
+    )
+    final = consolidate(inputs.table, inputs.carried_columns, candidates, job_id)
+    if failure:
+        lost = final["error_type"] == "result_missing"
+        final.loc[lost, "error_type"] = "job_failed"
+        final.loc[lost, "error_message"] = (
+            f"not processed: the job failed before this input was done ({failure}); "
+            "it will be processed on the next run"
+        )
+    write_manifest(out_fs, manifest_dir, final, retries=retries)
+    delete_parts(out_fs, parts)
+
+    wall = time.perf_counter() - t_start
+    summary = build_summary(
+        job_id=job_id, final=final, processed=todo_set | set(inputs.table.loc[inputs.table["error_type"] != "", "input_uri"]),
+        skipped=set(skipped_rows["input_uri"]), started_at=started_at, finished_at=_now(),
+        wall_seconds=wall, duplicates=inputs.duplicates, duplicate_examples=inputs.duplicate_examples,
+        input_uri=cfg.input.uri, sources=inputs.sources, output_uri=out_loc.uri,
+        manifest_uri=manifest_uri, failure=failure, config=redacted(cfg),
+    )
+    write_json(out_fs, f"{manifest_dir}/summary.json", summary, retries=retries)
+    write_json(out_fs, f"{manifest_dir}/runs/{job_id}.json", summary, retries=retries)
+    echo(format_summary(summary))
+    if failure:
+        code = 1
+    elif cfg.job.fail_on_error_rows and summary["manifest_counts"].get("error", 0):
+        code = 3
+    else:
+        code = 0
+    return RunResult(summary=summary, manifest=final, manifest_uri=manifest_uri, exit_code=code)
+

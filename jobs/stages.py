@@ -1,0 +1,328 @@
+"""The three Ray Data stages: read+decode (CPU tasks), enhance (model actors), encode+write (CPU tasks).
+
+Each stage takes and returns numpy batches (``Dict[str, np.ndarray]``): one entry per result
+column plus ``audio``, the 16 kHz float32 waveform as raw bytes. Numpy batches are what Ray's
+batch-inference path is built around; they avoid a pandas round trip for the large binary
+column (bytes in an object array are handed over without copying into a DataFrame), and every
+column here has a fixed meaning so a dict of arrays is all that is needed. Audio travels as
+float32 *bytes* rather than as a tensor column because lengths differ per file (a ragged tensor
+column would need Arrow's variable-shape extension type for no gain).
+
+Failure isolation: every per-file step runs inside ``try``; a file that fails becomes a row
+with ``status="error"``, an ``error_type`` to count by and an ``error_message`` a person can act
+on, and travels on through the later stages untouched. Only faults that say nothing about the
+file itself escape the UDFs, and those are retried by Ray (see ``jobs.pipeline``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from jobs.dnsmos import get_scorer
+from jobs.paths import parse_location
+from jobs.results import SCHEMA, new_row, write_part
+from jobs.storage import atomic_write, describe_io_error, fetch_many, filesystem
+
+__all__ = ["StageSettings", "ResultRecordError", "read_decode", "Enhance", "encode_write", "PIPELINE_COLUMNS"]
+
+log = logging.getLogger(__name__)
+
+PIPELINE_COLUMNS = [f.name for f in SCHEMA if f.name != "finished_at"] + ["audio"]
+_STRINGS = {f.name for f in SCHEMA if pa.types.is_string(f.type)}
+
+
+class ResultRecordError(RuntimeError):
+    """The rows of a batch could not be recorded durably; Ray retries the whole write task."""
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    """Everything the stages need, shipped once per task/actor (storage options included:
+    they travel inside Ray's object store, never into logs)."""
+
+    job_id: str
+    input_protocol: str
+    output_protocol: str
+    output_parts_dir: str  # fsspec path of <output>/_manifest/_parts
+    input_storage_options: dict[str, Any] = field(repr=False)
+    output_storage_options: dict[str, Any] = field(repr=False)
+    output_format: str = "wav"
+    output_rate: str = "model"
+    max_seconds: float | None = None
+    max_bytes: int | None = None
+    io_retries: int = 3
+    dnsmos_model: str | None = None
+    dnsmos_storage_options: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+# --------------------------------------------------------------------------- batch <-> rows
+
+
+def _rows(batch: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    n = len(next(iter(batch.values()))) if batch else 0
+    rows = [dict() for _ in range(n)]
+    for key, values in batch.items():
+        for row, v in zip(rows, values):
+            row[key] = v.item() if isinstance(v, np.generic) else v
+    return rows
+
+
+def _batch(rows: list[dict[str, Any]], columns: list[str]) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for c in columns:
+        values = [r.get(c) for r in rows]
+        if c == "audio":
+            arr = np.empty(len(values), dtype=object)
+            arr[:] = [v if v is not None else b"" for v in values]
+        elif c in _STRINGS:
+            arr = np.array(["" if v is None else str(v) for v in values], dtype=object)
+        else:
+            arr = np.array([math.nan if v is None else float(v) for v in values], dtype=np.float64)
+        out[c] = arr
+    return out
+
+
+def _fail(row: dict[str, Any], kind: str, message: str) -> None:
+    row.update(status="error", error_type=kind, error_message=message, audio=b"")
+
+
+# --------------------------------------------------------------------------- stage 1: read + decode
+
+
+def read_decode(batch: dict[str, np.ndarray], settings: StageSettings) -> dict[str, np.ndarray]:
+    """Fetch the batch's objects concurrently, decode to 16 kHz mono float32, measure the input."""
+    from frcrn.audio import AudioError, clipping_fraction, decode_audio, level_dbfs
+
+    t_batch = time.perf_counter()
+    uris = [str(u) for u in batch["input_uri"]]
+    outs = [str(u) for u in batch["output_uri"]]
+    rows = [new_row(u, o, settings.job_id) for u, o in zip(uris, outs)]
+    fs = filesystem(settings.input_protocol, settings.input_storage_options)
+    paths = [parse_location(u).path for u in uris]
+    datas = fetch_many(fs, paths, retries=settings.io_retries)
+    fetch_share = (time.perf_counter() - t_batch) / max(1, len(rows))
+    scorer = _dnsmos(settings)
+    for row, data in zip(rows, datas):
+        t0 = time.perf_counter()
+        uri = row["input_uri"]
+        try:
+            if isinstance(data, BaseException):
+                kind, message = describe_io_error(data, uri, "read")
+                _fail(row, kind, message)
+                continue
+            if settings.max_bytes is not None and len(data) > settings.max_bytes:
+                _fail(row, "too_large", f"{uri}: too large: {len(data)} bytes, the limit is "
+                      f"{settings.max_bytes} bytes (limits.max_bytes)")
+                continue
+            try:
+                decoded = decode_audio(data, max_seconds=settings.max_seconds)
+            except AudioError as err:
+                _fail(row, err.kind, f"{uri}: {err}")
+                continue
+            del data
+            x = decoded.samples
+            src = decoded.source
+            row.update(
+                input_format=f"{src.format}/{src.subtype}",
+                input_sample_rate=src.sample_rate,
+                input_channels=src.channels,
+                input_duration_s=src.duration_seconds,
+                level_in_dbfs=level_dbfs(x),
+                clip_fraction_in=clipping_fraction(x),
+                audio=x.astype(np.float32, copy=False).tobytes(),
+            )
+            if scorer is not None:
+                _score_into(scorer, x, row, "in")
+        except Exception as err:  # noqa: BLE001 - one bad file must not stop the batch
+            log.exception("unexpected error reading %s", uri)
+            _fail(row, "read_error", f"{uri}: unexpected {type(err).__name__} while reading: {err}")
+        finally:
+            row["processing_s"] = fetch_share + (time.perf_counter() - t0)
+    return _batch(rows, PIPELINE_COLUMNS)
+
+
+def _dnsmos(settings: StageSettings):
+    if not settings.dnsmos_model:
+        return None
+    return get_scorer(settings.dnsmos_model, settings.dnsmos_storage_options)
+
+
+def _score_into(scorer, samples: np.ndarray, row: dict[str, Any], which: str) -> None:
+    try:
+        s = scorer.score(samples)
+        row[f"dnsmos_sig_{which}"] = s["sig"]
+        row[f"dnsmos_bak_{which}"] = s["bak"]
+        row[f"dnsmos_ovrl_{which}"] = s["ovrl"]
+    except Exception as err:  # noqa: BLE001 - quality columns are optional, the audio is not
+        log.warning("DNSMOS failed for %s: %s", row["input_uri"], err)
+
+
+# --------------------------------------------------------------------------- stage 2: enhance
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    checkpoint: str | None
+    device: str
+    precision: str
+    window_seconds: float
+    overlap_seconds: float
+    batch_size: int
+    restore_gain: bool
+    num_threads: int | None
+    storage_options: dict[str, Any] = field(default_factory=dict, repr=False)
+    factory: str | None = None
+
+
+def load_enhancer(ms: ModelSettings):
+    """The FRCRN enhancer for one replica (or whatever ``factory`` "module:callable" builds)."""
+    if ms.factory:
+        module, _, name = ms.factory.partition(":")
+        return getattr(importlib.import_module(module), name)(ms)
+    from frcrn.enhance import EnhanceConfig, Enhancer
+
+    config = EnhanceConfig(
+        device=ms.device, precision=ms.precision, window_seconds=ms.window_seconds,
+        overlap_seconds=ms.overlap_seconds, batch_size=ms.batch_size,
+        restore_gain=ms.restore_gain, num_threads=ms.num_threads,
+    )
+    return Enhancer.from_checkpoint(ms.checkpoint, config=config, storage_options=ms.storage_options or None)
+
+
+class Enhance:
+    """One FRCRN replica per actor: loaded once in ``__init__``, applied per batch of files.
+
+    The windows of all files in a batch are packed into model batches by ``enhance_many``; if
+    that fails (a pathological file, GPU out of memory) the batch is re-run file by file so only
+    the culprit becomes an error row.
+    """
+
+    def __init__(self, model: ModelSettings) -> None:
+        t0 = time.perf_counter()
+        self.enhancer = load_enhancer(model)
+        self.model_id = str(getattr(self.enhancer, "model_id", "frcrn"))
+        self.sha = str(getattr(self.enhancer, "checkpoint_sha256", ""))
+        log.info("model replica ready in %.1f s (%s on %s)", time.perf_counter() - t0, self.model_id,
+                 getattr(self.enhancer, "device", "?"))
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        rows = _rows(batch)
+        todo = [r for r in rows if r["status"] == "pending"]
+        if todo:
+            waves = [np.frombuffer(r["audio"], dtype=np.float32) for r in todo]
+            t0 = time.perf_counter()
+            try:
+                results: list[Any] = list(self.enhancer.enhance_many(waves))
+                total = sum(w.size for w in waves) or 1
+                elapsed = time.perf_counter() - t0
+                times = [elapsed * w.size / total for w in waves]
+            except Exception as err:  # noqa: BLE001 - isolate the culprit file by file
+                log.warning("batch enhancement failed (%s: %s); retrying file by file", type(err).__name__, err)
+                _free_accelerator_memory()
+                results, times = [], []
+                for w in waves:
+                    t1 = time.perf_counter()
+                    try:
+                        results.append(self.enhancer.enhance(w))
+                    except Exception as e:  # noqa: BLE001
+                        _free_accelerator_memory()
+                        results.append(e)
+                    times.append(time.perf_counter() - t1)
+            for row, wave, out, dt in zip(todo, waves, results, times):
+                row["processing_s"] = float(row["processing_s"]) + dt
+                row["model_id"], row["checkpoint_sha256"] = self.model_id, self.sha
+                if isinstance(out, BaseException):
+                    _fail(row, "enhance_error", f"{row['input_uri']}: the model failed on this file: "
+                          f"{type(out).__name__}: {out}")
+                    continue
+                y = np.asarray(out, dtype=np.float32).reshape(-1)
+                if y.size != wave.size:
+                    _fail(row, "enhance_error", f"{row['input_uri']}: the model returned {y.size} samples "
+                          f"for {wave.size}; this is a bug in the enhancer")
+                elif not np.isfinite(y).all():
+                    _fail(row, "enhance_error", f"{row['input_uri']}: the model produced NaN/infinite "
+                          "samples (try precision=fp32)")
+                else:
+                    row["audio"] = y.tobytes()
+        return _batch(rows, PIPELINE_COLUMNS)
+
+
+def _free_accelerator_memory() -> None:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+# --------------------------------------------------------------------------- stage 3: encode + write
+
+
+def encode_write(batch: dict[str, np.ndarray], settings: StageSettings) -> dict[str, np.ndarray]:
+    """Encode, write each output atomically, measure it, then record the batch's rows durably."""
+    from frcrn.audio import SAMPLE_RATE, AudioError, clipping_fraction, encode_audio, level_dbfs, resample
+
+    rows = _rows(batch)
+    fs = filesystem(settings.output_protocol, settings.output_storage_options)
+    scorer = _dnsmos(settings)
+    for row in rows:
+        if row["status"] != "pending":
+            row["audio"] = b""
+            continue
+        t0 = time.perf_counter()
+        uri = row["output_uri"]
+        try:
+            y = np.frombuffer(row.pop("audio"), dtype=np.float32)
+            rate = SAMPLE_RATE
+            out = y
+            if settings.output_rate == "input" and int(row["input_sample_rate"]) != SAMPLE_RATE:
+                rate = int(row["input_sample_rate"])
+                out = resample(y, SAMPLE_RATE, rate)
+            data = encode_audio(out, rate, settings.output_format)
+            try:
+                atomic_write(fs, parse_location(uri).path, data, retries=settings.io_retries)
+            except Exception as err:  # noqa: BLE001
+                kind, message = describe_io_error(err, uri, "write")
+                _fail(row, kind, message)
+                continue
+            row.update(
+                status="ok",
+                output_sample_rate=rate,
+                output_duration_s=out.size / rate,
+                output_bytes=len(data),
+                level_out_dbfs=level_dbfs(out),
+                clip_fraction_out=clipping_fraction(out),
+            )
+            if scorer is not None:
+                _score_into(scorer, y, row, "out")
+        except AudioError as err:
+            _fail(row, err.kind, f"{row['input_uri']}: cannot encode the enhanced audio: {err}")
+        except Exception as err:  # noqa: BLE001
+            log.exception("unexpected error writing %s", uri)
+            _fail(row, "write_error", f"{uri}: unexpected {type(err).__name__} while writing: {err}")
+        finally:
+            row["processing_s"] = float(row["processing_s"]) + (time.perf_counter() - t0)
+            row["audio"] = b""
+    now = time.time()
+    records = []
+    for row in rows:
+        rec = {k: v for k, v in row.items() if k != "audio"}
+        rec["finished_at"] = now
+        records.append(rec)
+    if records:
+        try:
+            write_part(fs, settings.output_parts_dir, settings.job_id, records, retries=settings.io_retries)
+        except Exception as err:  # noqa: BLE001 - let Ray retry the task (outputs are idempotent)
+            raise ResultRecordError(f"cannot record results under {settings.output_parts_dir}: {err}") from err
+    columns = [c for c in PIPELINE_COLUMNS if c != "audio"]
+    return _batch(rows, columns)

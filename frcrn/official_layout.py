@@ -102,7 +102,7 @@ def infer_config(canonical: Mapping[str, torch.Tensor]) -> ModelConfig:
 def _is_unused(native_key: str, config: ModelConfig) -> bool:
     """Layers the reference builds but never runs; they exist in official files and are dropped."""
     n = 7  # layers per UNet side at depth 14
-    unused = (f".fsmn_enc.0.", f".fsmn_dec.{n - 1}.", f".se_layers_enc.{n - 1}.", f".se_layers_dec.{n - 2}.")
+    unused = (".fsmn_enc.0.", f".fsmn_dec.{n - 1}.", f".se_layers_enc.{n - 1}.", f".se_layers_dec.{n - 2}.")
     return any(u in native_key for u in unused)
 
 

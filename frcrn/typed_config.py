@@ -124,8 +124,8 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
             raise ConfigError(f"override {item!r} must look like section.key=value")
         try:
             value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError as err:
-            raise ConfigError(f"override {item!r}: value is not valid YAML: {err}") from None
+        except yaml.YAMLError:
+            value = raw  # not YAML (e.g. a template like "{stem}.wav"): take the text as it is
         node = out
         parts = key.split(".")
         for part in parts[:-1]:

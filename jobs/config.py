@@ -17,15 +17,12 @@ the project's light dependencies, and ~150 lines of typed loading cover what is 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import os
-import types
-import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
-import yaml
+from frcrn.typed_config import ConfigError, apply_overrides, from_dict, parse_overrides, read_yaml
 
 __all__ = [
     "ConfigError",
@@ -51,10 +48,6 @@ STORAGE_OPTIONS_ENV = "FRCRN_STORAGE_OPTIONS"
 """Environment variable holding a JSON object of fsspec storage options, used for input and
 output when the config gives none (e.g. ``{"endpoint_url": "http://minio:9000"}``). Plain
 cloud credentials need not go here: s3fs/gcsfs read AWS_* / GOOGLE_* variables themselves."""
-
-
-class ConfigError(ValueError):
-    """A config problem a person can fix; the message names the key and what is allowed."""
 
 
 # --------------------------------------------------------------------------- sections
@@ -258,141 +251,6 @@ _TEMPLATE_PROBE = {
 }
 
 
-# --------------------------------------------------------------------------- generic loading
-
-
-def _type_name(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        return " | ".join(repr(a) for a in typing.get_args(tp))
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join("null" if a is type(None) else _type_name(a) for a in typing.get_args(tp))
-    if origin is tuple:
-        return f"list of {_type_name(typing.get_args(tp)[0])}"
-    if origin is dict:
-        return "mapping"
-    return {int: "integer", float: "number", bool: "true/false", str: "string"}.get(tp, str(tp))
-
-
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    origin = typing.get_origin(tp)
-    bad = ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
-    if origin is Literal:
-        allowed = typing.get_args(tp)
-        if value not in allowed:
-            close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"{where}: must be one of {', '.join(map(repr, allowed))}, got {value!r}{hint}")
-        return value
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None:
-            if type(None) in args:
-                return None
-            raise bad
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(value, arg, where)
-            except ConfigError:
-                continue
-        raise bad
-    if origin is tuple:
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, (list, tuple)):
-            raise bad
-        item = typing.get_args(tp)[0]
-        return tuple(_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
-    if origin is dict:
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            raise bad
-        return {str(k): v for k, v in value.items()}
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise bad
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise bad
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad
-        return float(value)
-    if tp is str:
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise bad
-        return str(value)
-    if dataclasses.is_dataclass(tp):
-        return from_dict(tp, value, where)
-    raise bad  # pragma: no cover - every field type is handled above
-
-
-def from_dict(cls: type, data: Any, where: str = "") -> Any:
-    """Build dataclass ``cls`` from a mapping, rejecting unknown keys with a suggestion."""
-    prefix = f"{where}." if where else ""
-    if data is None:
-        data = {}
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where or 'config'}: expected a mapping of keys, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs = {}
-    for key, value in data.items():
-        key = str(key)
-        if key not in fields:
-            close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.5)
-            hint = f"; did you mean '{prefix}{close[0]}'?" if close else ""
-            raise ConfigError(
-                f"unknown key '{prefix}{key}'{hint} (valid keys here: {', '.join(fields)})"
-            )
-        kwargs[key] = _coerce(value, hints[key], prefix + key)
-    return cls(**kwargs)
-
-
-def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """``["a.b=1", "c.d=[x, y]"]`` -> nested dict; values are parsed as YAML."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        key = key.strip()
-        if not sep or not key or any(not part for part in key.split(".")):
-            raise ConfigError(f"override {item!r} must look like section.key=value")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError:
-            value = raw  # e.g. a name template like {relpath_stem}.wav: take the text as it is
-        if isinstance(value, dict) and ":" not in raw and all(v is None for v in value.values()):
-            value = raw  # "{stem}" is YAML for {stem: null}, but nobody means that on a command line
-        node = out
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"override {item!r} conflicts with an earlier override of {part!r}")
-        node[parts[-1]] = value
-    return out
-
-
-def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) and key != "storage_options":
-            out[key] = _merge(dict(out[key]), value)
-        else:
-            out[key] = value
-    return out
-
-
-def apply_overrides(data: Mapping[str, Any], overrides: list[str] | Mapping[str, Any]) -> dict[str, Any]:
-    extra = parse_overrides(list(overrides)) if isinstance(overrides, list) else overrides
-    return _merge(dict(data), extra)
-
-
 def _resolve_local(uri: str | None, cwd: str) -> str | None:
     """Relative local paths resolve against the working directory; URLs stay as they are."""
     if uri is None or "://" in uri or uri.startswith("file:"):
@@ -420,17 +278,7 @@ def load_config(
     cwd: str | None = None,
 ) -> JobConfig:
     """Read a YAML config (None = defaults), apply overrides, type-check, resolve paths."""
-    data: Any = {}
-    if path is not None:
-        try:
-            with open(path, encoding="utf-8") as f:
-                data = yaml.safe_load(f) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: not valid YAML: {err}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    data: Any = read_yaml(path) if path is not None else {}
     data = apply_overrides(data, list(overrides) if not isinstance(overrides, Mapping) else overrides)
     try:
         cfg = from_dict(JobConfig, data)

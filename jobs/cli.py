@@ -9,7 +9,8 @@ cluster it was submitted to), e.g.::
     frcrn-job check configs/s3_cluster.yaml          # validate and print the resolved config
 
 Exit status: 0 done; 1 the run failed (the manifest still records every input); 2 bad config or
-input; 3 done, but error rows exist and ``job.fail_on_error_rows`` is set.
+input; 3 done, but error rows exist and ``job.fail_on_error_rows`` is set; 130 / 143 stopped by
+SIGINT / SIGTERM (what finished is recorded, the rest has job_failed rows; run again to resume).
 """
 
 from __future__ import annotations

@@ -66,6 +66,10 @@ class InputConfig:
     Default: the manifest's folder, the fixed part of a glob, or the listed folder."""
     extensions: tuple[str, ...] = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
     """When listing a folder: file extensions to take (case-insensitive)."""
+    allowed_prefixes: tuple[str, ...] = ()
+    """Extra allow-list on top of ``root``: when non-empty, every input must also lie below one
+    of these URI prefixes (whole path segments: ``s3://b/in/pub`` does not allow
+    ``s3://b/in/public``); others become ``unsafe_path`` error rows without being read."""
     storage_options: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
@@ -230,6 +234,8 @@ class JobConfig:
                               restore_gain=m.restore_gain, num_threads=m.num_threads)
             except ValueError as err:
                 raise ConfigError(f"model: {err}") from None
+        if any(not p for p in self.input.allowed_prefixes):
+            raise ConfigError("input.allowed_prefixes entries must not be empty")
         for ext in self.input.extensions:
             if not ext.startswith("."):
                 raise ConfigError(f"input.extensions entries must start with a dot, got {ext!r}")
@@ -292,6 +298,7 @@ def load_config(
             cfg.input,
             uri=_resolve_local(cfg.input.uri, cwd),
             root=_resolve_local(cfg.input.root, cwd),
+            allowed_prefixes=tuple(_resolve_local(p, cwd) for p in cfg.input.allowed_prefixes),
             storage_options=cfg.input.storage_options or env_so,
         ),
         output=dataclasses.replace(

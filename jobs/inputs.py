@@ -143,11 +143,15 @@ def resolve_inputs(cfg: InputConfig, out: OutputConfig) -> InputSet:
     table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     carried = [c for c in table.columns if not str(c).startswith("__")]
 
-    # Resolve and check each entry.
+    # Resolve and check each entry (below the root, and below an allowed prefix if any are set).
+    allowed = [parse_location(p) for p in cfg.allowed_prefixes]
     uris, rels, errs, msgs = [], [], [], []
     for entry, base in zip(table["__entry"], table["__base"]):
         try:
             resolved, rel = resolve_entry(entry, base=base, root=root)
+            if allowed and not any(_below(resolved, p) for p in allowed):
+                raise UnsafePath(f"{resolved.uri!r} is not below any of input.allowed_prefixes "
+                                 f"({', '.join(p.uri for p in allowed)})")
             uris.append(resolved.uri)
             rels.append(rel)
             errs.append("")
@@ -218,6 +222,14 @@ def resolve_inputs(cfg: InputConfig, out: OutputConfig) -> InputSet:
         table=final, carried_columns=list(carried_table.columns), root=root, sources=sources,
         duplicates=duplicates, duplicate_examples=examples,
     )
+
+
+def _below(loc: Location, prefix: Location) -> bool:
+    """``loc`` is ``prefix`` itself or lies below it, on whole path segments."""
+    if loc.protocol != prefix.protocol:
+        return False
+    base = prefix.path.rstrip("/")
+    return loc.path == base or loc.path.startswith(base + "/")
 
 
 def _manifest_frame(fs, loc: Location, cfg: InputConfig) -> pd.DataFrame:

@@ -41,6 +41,8 @@ from __future__ import annotations
 import logging
 import math
 import os
+import signal
+import threading
 import time
 import uuid
 import warnings
@@ -67,7 +69,7 @@ from jobs.stages import Enhance, ModelSettings, ResultRecordError, StageSettings
 from jobs.storage import filesystem
 from jobs.summary import build_summary, format_summary
 
-__all__ = ["JobFailed", "RunResult", "run_job", "make_job_id", "plan_resume"]
+__all__ = ["JobFailed", "JobInterrupted", "RunResult", "run_job", "make_job_id", "plan_resume"]
 
 log = logging.getLogger("frcrn.job")
 
@@ -77,6 +79,15 @@ ALWAYS_RETRY = {"result_missing", "job_failed"}
 
 class JobFailed(RuntimeError):
     """The run could not complete (the manifest still records every input)."""
+
+
+class JobInterrupted(KeyboardInterrupt):
+    """The driver got SIGINT/SIGTERM (``jobs.cli`` turns SIGTERM into this). run_job stops the
+    execution, still writes a manifest listing every input, and exits with 128 + signal."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = int(signum)
 
 
 @dataclass
@@ -225,13 +236,42 @@ def _driver_error_rows(inputs: InputSet, job_id: str) -> pd.DataFrame:
 
 
 def _check_model_source(cfg: JobConfig) -> None:
+    """Load the checkpoint once on the driver, before any cluster work or output write.
+
+    Loading is safe on the driver: frcrn.checkpoint accepts safetensors, and pickles only via
+    ``torch.load(weights_only=True)``, which refuses (never runs) code in the file. Before,
+    an unusable checkpoint (malicious pickle, wrong file, wrong shapes) was only found in the
+    replicas: each died ``ray.max_consecutive_replica_init_deaths`` times, the job failed with
+    exit 1 after minutes and every input got a job_failed row; now it is exit 2 at once with
+    the loader's message.
+    """
     ckpt = cfg.model.checkpoint
-    if not ckpt or cfg.model.factory:
+    if cfg.model.factory:
         return
-    loc = parse_location(ckpt)
-    fs = filesystem(loc.protocol, cfg.model.storage_options)
-    if not fs.exists(loc.path):
-        raise JobFailed(f"model.checkpoint not found: {ckpt}")
+    if ckpt:
+        loc = parse_location(ckpt)
+        fs = filesystem(loc.protocol, cfg.model.storage_options)
+        if not fs.exists(loc.path):
+            raise JobFailed(f"model.checkpoint not found: {ckpt}")
+    from frcrn.checkpoint import CheckpointError, load_checkpoint
+
+    try:
+        load_checkpoint(ckpt, storage_options=cfg.model.storage_options or None)
+    except CheckpointError as err:
+        raise JobFailed(f"model.checkpoint is unusable: {err}") from None
+
+
+def _catch_sigterm():
+    """Make SIGTERM raise JobInterrupted in the main thread; returns the previous handler
+    (None when not on the main thread, where Python cannot install handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def on_sigterm(signum, _frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM kills at once
+        raise JobInterrupted(signum)
+
+    return signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def run_job(cfg: JobConfig, *, echo=print) -> RunResult:
@@ -264,6 +304,7 @@ def run_job(cfg: JobConfig, *, echo=print) -> RunResult:
     echo(f"  to process: {len(todo)}   already done (skipped): {len(skipped_rows)}")
 
     failure: str | None = None
+    interrupted: int | None = None  # signal number when stopped by SIGINT/SIGTERM
     if len(todo):
         in_loc = parse_location(cfg.input.uri)
         settings = StageSettings(
@@ -275,6 +316,10 @@ def run_job(cfg: JobConfig, *, echo=print) -> RunResult:
             dnsmos_storage_options=cfg.dnsmos.storage_options,
         )
         started_ray = _init_ray(cfg)
+        # After ray.init, which installs its own SIGTERM handler (sys.exit mid-execution, which
+        # ended in an abort, exit -6, with nothing recorded): SIGTERM now stops the run the
+        # same way as Ctrl-C (see the KeyboardInterrupt branch below).
+        previous_sigterm = _catch_sigterm()
         try:
             ds = _build_dataset(todo, cfg, settings)
             for _ in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
@@ -282,7 +327,18 @@ def run_job(cfg: JobConfig, *, echo=print) -> RunResult:
         except Exception as err:  # noqa: BLE001 - record every input, then report
             failure = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
             log.error("execution failed: %s", err, exc_info=True)
+        except KeyboardInterrupt as err:
+            # Ctrl-C or SIGTERM (k8s/Slurm/`ray job stop`): without this the driver died with a
+            # traceback, left runs/<job_id>.json saying "running" and no manifest at all. Now
+            # the execution stops (ray.shutdown below ends this job's tasks and actors), what
+            # finished is consolidated, every other input gets a job_failed row (retried by the
+            # next run), and the exit status is 128 + signal like any interrupted Unix tool.
+            interrupted = getattr(err, "signum", int(signal.SIGINT))
+            failure = f"interrupted by {signal.Signals(interrupted).name}"
+            log.warning("%s: recording what finished; run the job again to resume", failure)
         finally:
+            if previous_sigterm is not None:
+                signal.signal(signal.SIGTERM, previous_sigterm)
             if started_ray:
                 import ray
 
@@ -318,7 +374,9 @@ def run_job(cfg: JobConfig, *, echo=print) -> RunResult:
     write_json(out_fs, f"{manifest_dir}/summary.json", summary, retries=retries)
     write_json(out_fs, f"{manifest_dir}/runs/{job_id}.json", summary, retries=retries)
     echo(format_summary(summary))
-    if failure:
+    if interrupted is not None:
+        code = 128 + interrupted
+    elif failure:
         code = 1
     elif cfg.job.fail_on_error_rows and summary["manifest_counts"].get("error", 0):
         code = 3

@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from jobs.dnsmos import get_scorer
+from frcrn.dnsmos import get_scorer
 from jobs.paths import parse_location
 from jobs.results import SCHEMA, new_row, write_part
 from jobs.storage import atomic_write, describe_io_error, fetch_many, filesystem
@@ -107,7 +108,8 @@ def read_decode(batch: dict[str, np.ndarray], settings: StageSettings) -> dict[s
     rows = [new_row(u, o, settings.job_id) for u, o in zip(uris, outs)]
     fs = filesystem(settings.input_protocol, settings.input_storage_options)
     paths = [parse_location(u).path for u in uris]
-    datas = fetch_many(fs, paths, retries=settings.io_retries)
+    # Bounded read: at most max_bytes + 1 bytes per object (see fetch_many).
+    datas = fetch_many(fs, paths, retries=settings.io_retries, max_bytes=settings.max_bytes)
     fetch_share = (time.perf_counter() - t_batch) / max(1, len(rows))
     scorer = _dnsmos(settings)
     for row, data in zip(rows, datas):
@@ -119,8 +121,9 @@ def read_decode(batch: dict[str, np.ndarray], settings: StageSettings) -> dict[s
                 _fail(row, kind, message)
                 continue
             if settings.max_bytes is not None and len(data) > settings.max_bytes:
-                _fail(row, "too_large", f"{uri}: too large: {len(data)} bytes, the limit is "
-                      f"{settings.max_bytes} bytes (limits.max_bytes)")
+                # The read stopped at max_bytes + 1, so the true size is only known to be larger.
+                _fail(row, "too_large", f"{uri}: too large: more than {settings.max_bytes} bytes, "
+                      f"the limit is {settings.max_bytes} bytes (limits.max_bytes)")
                 continue
             try:
                 decoded = decode_audio(data, max_seconds=settings.max_seconds)
@@ -217,25 +220,31 @@ class Enhance:
         rows = _rows(batch)
         todo = [r for r in rows if r["status"] == "pending"]
         if todo:
-            waves = [np.frombuffer(r["audio"], dtype=np.float32) for r in todo]
-            t0 = time.perf_counter()
-            try:
-                results: list[Any] = list(self.enhancer.enhance_many(waves))
-                total = sum(w.size for w in waves) or 1
-                elapsed = time.perf_counter() - t0
-                times = [elapsed * w.size / total for w in waves]
-            except Exception as err:  # noqa: BLE001 - isolate the culprit file by file
-                log.warning("batch enhancement failed (%s: %s); retrying file by file", type(err).__name__, err)
-                _free_accelerator_memory()
-                results, times = [], []
-                for w in waves:
-                    t1 = time.perf_counter()
-                    try:
-                        results.append(self.enhancer.enhance(w))
-                    except Exception as e:  # noqa: BLE001
-                        _free_accelerator_memory()
-                        results.append(e)
-                    times.append(time.perf_counter() - t1)
+            # Poison-file quarantine. A file that kills its replica process (OOM kill, segfault
+            # in native code) cannot be caught by try/except: Ray restarts the replica and
+            # re-submits the batch, which died again, until the retries ran out and the WHOLE
+            # job failed -- and every re-run failed the same way. So each file is marked as
+            # "in flight" (a node-local counter, see _CrashMarks) while the model works on it;
+            # a batch containing marked files is re-run one file at a time, and a file that was
+            # in flight during CRASH_LIMIT deaths becomes a `worker_crash` error row instead.
+            marks = _CrashMarks(str(todo[0]["job_id"]))
+            for r in todo:
+                if marks.count(r["input_uri"]) >= CRASH_LIMIT:
+                    _fail(r, "worker_crash", f"{r['input_uri']}: the model replica's process died "
+                          f"{CRASH_LIMIT} times while enhancing this file (killed for using too much "
+                          "memory, or a crash in native code); skipped so the rest of the job could finish")
+            todo = [r for r in todo if r["status"] == "pending"]
+            suspect = any(marks.count(r["input_uri"]) for r in todo)
+            groups = [[r] for r in todo] if suspect else ([todo] if todo else [])
+            waves, results, times = [], [], []
+            for group in groups:
+                marks.add([r["input_uri"] for r in group])
+                _test_crash_hook(group)
+                w, res, t = self._enhance_group([np.frombuffer(r["audio"], dtype=np.float32) for r in group])
+                marks.clear([r["input_uri"] for r in group])
+                waves += w
+                results += res
+                times += t
             for row, wave, out, dt in zip(todo, waves, results, times):
                 row["processing_s"] = float(row["processing_s"]) + dt
                 row["model_id"], row["checkpoint_sha256"] = self.model_id, self.sha
@@ -253,6 +262,91 @@ class Enhance:
                 else:
                     row["audio"] = y.tobytes()
         return _batch(rows, PIPELINE_COLUMNS)
+
+    def _enhance_group(self, waves: list[np.ndarray]) -> tuple[list[np.ndarray], list[Any], list[float]]:
+        t0 = time.perf_counter()
+        try:
+            results: list[Any] = list(self.enhancer.enhance_many(waves))
+            total = sum(w.size for w in waves) or 1
+            elapsed = time.perf_counter() - t0
+            times = [elapsed * w.size / total for w in waves]
+        except Exception as err:  # noqa: BLE001 - isolate the culprit file by file
+            log.warning("batch enhancement failed (%s: %s); retrying file by file", type(err).__name__, err)
+            _free_accelerator_memory()
+            results, times = [], []
+            for w in waves:
+                t1 = time.perf_counter()
+                try:
+                    results.append(self.enhancer.enhance(w))
+                except Exception as e:  # noqa: BLE001
+                    _free_accelerator_memory()
+                    results.append(e)
+                times.append(time.perf_counter() - t1)
+        return waves, results, times
+
+
+CRASH_LIMIT = 2
+"""A file in flight during this many replica deaths is given up as `worker_crash`. Needs
+compute.replica_restarts and compute.replica_task_retries >= CRASH_LIMIT (defaults: 3)."""
+
+
+class _CrashMarks:
+    """Node-local "in flight" counters, one small file per input under the temp folder.
+
+    Files survive the death of the process that wrote them (page cache), and Ray restarts a
+    replica on the same node unless the node itself died -- then the counters are lost with it
+    and the batch is simply retried normally. Cleared when the file's enhancement returns.
+    Best effort: any OS error disables the mark (the job then behaves as without quarantine).
+    """
+
+    def __init__(self, job_id: str) -> None:
+        import hashlib
+        import tempfile
+
+        self._hash = lambda s: hashlib.sha1(s.encode("utf-8")).hexdigest()
+        self.dir = os.path.join(tempfile.gettempdir(), "frcrn-job-inflight", self._hash(job_id)[:16])
+
+    def _path(self, uri: str) -> str:
+        return os.path.join(self.dir, self._hash(uri))
+
+    def count(self, uri: str) -> int:
+        try:
+            with open(self._path(uri)) as f:
+                return int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def add(self, uris: list[str]) -> None:
+        try:
+            os.makedirs(self.dir, exist_ok=True)
+            for u in uris:
+                n = self.count(u) + 1
+                with open(self._path(u), "w") as f:
+                    f.write(str(n))
+        except OSError:
+            pass
+
+    def clear(self, uris: list[str]) -> None:
+        for u in uris:
+            try:
+                os.unlink(self._path(u))
+            except OSError:
+                pass
+
+
+TEST_CRASH_ENV = "FRCRN_TEST_CRASH_ON"
+
+
+def _test_crash_hook(rows: list[dict[str, Any]]) -> None:
+    """TEST HOOK, inert unless the FRCRN_TEST_CRASH_ON environment variable is set (it never is
+    in production): when a file's input URI contains its value, the replica process dies on the
+    spot (``os._exit(1)``, no cleanup), as a segfault or OOM kill would. Used by
+    tests/reliability to prove a file that kills its worker costs one error-free restart, not the
+    job. Read per call so a test can set it for the workers' environment only."""
+    needle = os.environ.get(TEST_CRASH_ENV)
+    if needle and any(needle in str(r["input_uri"]) for r in rows):
+        log.error("%s=%s matched: test hook killing this replica", TEST_CRASH_ENV, needle)
+        os._exit(1)
 
 
 def _free_accelerator_memory() -> None:

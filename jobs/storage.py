@@ -88,26 +88,59 @@ def _with_retries(fn: Callable[[], T], retries: int, what: str) -> T:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def fetch_many(fs, paths: list[str], *, retries: int) -> list[bytes | BaseException]:
+def _range_not_satisfiable(err: BaseException) -> bool:
+    # S3 answers a ranged GET of a 0-byte object with 416 InvalidRange (s3fs: OSError EINVAL).
+    text = str(err).lower()
+    return "not satisfiable" in text or "invalidrange" in text
+
+
+def fetch_many(fs, paths: list[str], *, retries: int, max_bytes: int | None = None) -> list[bytes | BaseException]:
     """Read whole objects; one result per path, an exception object where a read failed.
 
     ``fs.cat`` with a list fetches concurrently on async filesystems (s3fs, gcsfs), which is
     what makes a batch of small audio files cheap on object stores.
+
+    ``max_bytes``: read at most ``max_bytes + 1`` bytes of each object (one ranged GET), so an
+    object over the limit is recognised by its length without ever being held whole in a
+    worker's memory (a mislabelled 50 GB file used to be downloaded completely, and the read
+    task killed by the OOM killer, before ``limits.max_bytes`` was checked). Callers treat a
+    result longer than ``max_bytes`` as "too large".
     """
     if not paths:
         return []
-    try:
-        got = fs.cat(list(paths), on_error="return")
-    except Exception as err:  # noqa: BLE001 - whole-call failure: fall back to one by one
-        got = {p: err for p in paths}
+    if max_bytes is not None:
+        end = max_bytes + 1
+        try:
+            fetched = fs.cat_ranges(list(paths), [0] * len(paths), [end] * len(paths), on_error="return")
+            got = dict(zip(paths, fetched))
+        except Exception as err:  # noqa: BLE001 - whole-call failure: fall back to one by one
+            got = {p: err for p in paths}
+
+        def fetch_one(p: str) -> bytes:
+            try:
+                return fs.cat_file(p, start=0, end=end)
+            except Exception as err:  # noqa: BLE001
+                if _range_not_satisfiable(err):
+                    return b""
+                raise
+    else:
+        try:
+            got = fs.cat(list(paths), on_error="return")
+        except Exception as err:  # noqa: BLE001 - whole-call failure: fall back to one by one
+            got = {p: err for p in paths}
+
+        def fetch_one(p: str) -> bytes:
+            return fs.cat_file(p)
     out: list[bytes | BaseException] = []
     for p in paths:
         value = got.get(p, got.get(fs._strip_protocol(p)) if hasattr(fs, "_strip_protocol") else None)
         if value is None:
             value = FileNotFoundError(p)
+        if isinstance(value, BaseException) and max_bytes is not None and _range_not_satisfiable(value):
+            value = b""  # an empty object, not an error (416 is only returned for empty ones here)
         if isinstance(value, BaseException) and is_transient(value) and retries > 0:
             try:
-                value = _with_retries(lambda p=p: fs.cat_file(p), retries, p)
+                value = _with_retries(lambda p=p: fetch_one(p), retries, p)
             except Exception as err:  # noqa: BLE001
                 value = err
         out.append(value)

@@ -1,0 +1,126 @@
+"""Subprocess body of test_worker_faults: a simulated multi-node Ray cluster on this machine.
+
+``python -m tests.reliability._cluster_job SPEC.json RESULT.json`` starts
+``ray.cluster_utils.Cluster`` (head + 2 worker nodes, 1 CPU and a 100 MB object store each),
+connects, and for each scenario runs the real job (``jobs.pipeline.run_job``) in a thread while
+the main thread waits for its first outputs and then injects the fault:
+
+* ``kill_actor``  SIGKILL the process of one live enhancement replica (found in the GCS actor
+  table: class MapWorker(MapBatches(Enhance)), state ALIVE);
+* ``crash_hook``  no injection here: FRCRN_TEST_CRASH_ON (set for the whole cluster) makes the
+  replica that gets the matching file exit on the spot;
+* ``remove_node`` remove the worker node hosting a replica (raylet and all its workers killed).
+
+Runs in its own process because a process can hold only one Ray connection and the rest of the
+test session uses a local Ray. Every wait is bounded; results go to RESULT.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+
+
+def _audio_keys(client, bucket, prefix):
+    resp = client.list_objects_v2(Bucket=bucket, Prefix=prefix + "/")
+    return [o["Key"] for o in resp.get("Contents", []) if "/_manifest/" not in o["Key"]]
+
+
+def _enhance_actors():
+    import ray
+
+    out = []
+    for info in ray._private.state.actors().values():  # GCS actor table; needs no dashboard
+        if "Enhance" in info.get("ActorClassName", "") and info.get("State") == "ALIVE" and info.get("Pid"):
+            out.append(info)
+    return out
+
+
+def main(spec_path: str, result_path: str) -> None:
+    spec = json.load(open(spec_path))
+    os.environ["FRCRN_TEST_CRASH_ON"] = spec["crash_on"]  # inherited by raylets -> replicas
+    import boto3
+    import ray
+    from ray.cluster_utils import Cluster
+
+    from jobs.config import load_config
+    from jobs.pipeline import run_job
+
+    client = boto3.client("s3", endpoint_url=spec["endpoint"], aws_access_key_id="testing",
+                          aws_secret_access_key="testing", region_name="us-east-1")
+    node_args = dict(num_cpus=1, object_store_memory=100 * 2**20)
+    t0 = time.time()
+    for attempt in range(3):
+        # Ray waits a hard-coded 30 s for each raylet to register; on a heavily loaded machine
+        # that can run out, so cluster start-up (only start-up) is retried.
+        cluster = None
+        try:
+            cluster = Cluster(initialize_head=True, head_node_args={**node_args, "include_dashboard": False})
+            workers = [cluster.add_node(**node_args) for _ in range(2)]
+            ray.init(address=cluster.address, logging_level="WARNING", log_to_driver=False)
+            cluster.wait_for_nodes(timeout=120)
+            break
+        except Exception:  # noqa: BLE001
+            ray.shutdown()
+            if cluster is not None:
+                cluster.shutdown()
+            if attempt == 2:
+                raise
+    results = {"cluster_start_s": round(time.time() - t0, 1), "scenarios": {}}
+    try:
+        for name in spec["scenarios"]:
+            sc = spec[name]
+            res = {"injected": None}
+            box = {}
+
+            def run():
+                try:
+                    r = run_job(load_config(spec["config"], sc["overrides"]), echo=lambda *_: None)
+                    box["exit_code"], box["summary"] = r.exit_code, r.summary
+                except BaseException as err:  # noqa: BLE001
+                    box["error"] = "".join(traceback.format_exception(err))[-3000:]
+
+            start = time.time()
+            th = threading.Thread(target=run, daemon=True)
+            th.start()
+            deadline = start + spec["first_output_timeout"]
+            while time.time() < deadline and th.is_alive() and not _audio_keys(client, spec["bucket"], sc["prefix"]):
+                time.sleep(0.2)
+            res["outputs_at_injection"] = len(_audio_keys(client, spec["bucket"], sc["prefix"]))
+            res["job_alive_at_injection"] = th.is_alive()
+            if name == "kill_actor" and th.is_alive():
+                actors = _enhance_actors()
+                if actors:
+                    os.kill(int(actors[0]["Pid"]), signal.SIGKILL)
+                    res["injected"] = f"SIGKILL pid {actors[0]['Pid']} of {len(actors)} replicas"
+            elif name == "remove_node" and th.is_alive():
+                by_id = {w.node_id: w for w in workers if w in cluster.worker_nodes}
+                for info in _enhance_actors():
+                    node = by_id.get(info["Address"]["NodeID"])
+                    if node is not None:
+                        cluster.remove_node(node, allow_graceful=False)
+                        res["injected"] = f"removed node {node.node_id[:8]} hosting replica pid {info['Pid']}"
+                        break
+            elif name == "crash_hook":
+                res["injected"] = f"FRCRN_TEST_CRASH_ON={spec['crash_on']}"
+            th.join(timeout=spec["job_timeout"])
+            res["finished"] = not th.is_alive()
+            res["seconds"] = round(time.time() - start, 1)
+            res.update(box)
+            results["scenarios"][name] = res
+            json.dump(results, open(result_path, "w"), indent=1, default=str)
+            if th.is_alive():
+                break  # a hung job: report, do not start the next one on a broken cluster
+    finally:
+        json.dump(results, open(result_path, "w"), indent=1, default=str)
+        ray.shutdown()
+        cluster.shutdown()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

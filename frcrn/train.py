@@ -1,9 +1,17 @@
 """Train FRCRN on on-the-fly mixtures: `frcrn train CONFIG [key=value ...]`.
 
-One process, resumable: `out_dir/last.pt` holds model, optimiser, scheduler and counters (plain
-tensors and numbers, loadable with weights_only=True); `out_dir/best.safetensors` (+ .json) is the
-best model so far by validation SI-SNR, in the project checkpoint format with provenance;
-`out_dir/log.jsonl` has one line per log/eval event. Re-running the same command continues.
+Resumable: `out_dir/last.pt` holds model, optimiser, scheduler and counters (plain tensors and
+numbers, loadable with weights_only=True); `out_dir/best.safetensors` (+ .json) is the best model so
+far by validation SI-SNR, in the project checkpoint format with provenance; `out_dir/log.jsonl` has
+one line per log/eval event. Re-running the same command continues.
+
+Two ways to run the same config:
+
+* `distributed.backend: none` (default): one plain process on `device` (auto = CUDA when present).
+* `distributed.backend: ray`: `frcrn.train_ray` runs `distributed.num_workers` copies of this same
+  `Trainer` loop under Ray Train (TorchTrainer, DistributedDataParallel; gloo on CPU, NCCL on GPU).
+  Each worker draws its own mixtures (data seed = seed + rank), so the global batch is
+  `num_workers x optim.batch_size`; rank 0 alone validates and writes out_dir (see train_ray.py).
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Literal, Sequence
 
 import numpy as np
 import torch
@@ -54,6 +62,26 @@ class OptimConfig:
 
 
 @dataclass(frozen=True)
+class DistributedConfig:
+    backend: Literal["none", "ray"] = "none"
+    """`none`: train in this process. `ray`: Ray Train (TorchTrainer) with `num_workers` workers."""
+    num_workers: int = 2
+    """Ray Train workers (data-parallel replicas; one GPU each with use_gpu)."""
+    use_gpu: bool = False
+    """Give each Ray worker one GPU (NCCL); false = CPU workers (gloo)."""
+    cpus_per_worker: float = 1.0
+    """CPUs Ray reserves per worker (set `num_threads` to match)."""
+    address: str | None = None
+    """Ray cluster to join ("auto", "ray://host:10001"); null = RAY_ADDRESS or a new local Ray."""
+    storage_path: str | None = None
+    """Ray Train's own run storage (null = <out_dir>/ray). Multi-node: a shared path or s3:// URL."""
+    sync_batchnorm: bool = False
+    """GPU only: SyncBatchNorm across workers; default keeps per-worker BatchNorm statistics."""
+    max_failures: int = 0
+    """Ray Train restarts after a worker failure (each restart resumes from out_dir/last.pt)."""
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -67,6 +95,9 @@ class TrainConfig:
     log_every: int = 25
     seed: int = 0
     num_threads: int | None = None
+    device: str = "auto"
+    """auto (CUDA when available), cpu, cuda or cuda:N; Ray workers use the device Ray assigns."""
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
 
 
 def speech_files(spec: str) -> list[str]:
@@ -96,14 +127,16 @@ def recorded_noise_sources() -> tuple[list[np.ndarray], list[dict[str, Any]]]:
 
 @torch.inference_mode()
 def validate(model: FRCRN, items: Sequence[tuple[np.ndarray, np.ndarray, dict]]) -> dict[str, float]:
-    """Mean SI-SNR of noisy and enhanced validation mixtures (dB), one item at a time."""
+    """Mean SI-SNR of noisy and enhanced validation mixtures (dB), one item at a time, on the
+    model's device."""
     was_training = model.training
     model.eval()
+    device = next(model.parameters()).device
     noisy_scores, enhanced_scores = [], []
     for noisy, clean, meta in items:
         if meta.get("noise_only"):
             continue
-        x, s = torch.from_numpy(noisy)[None], torch.from_numpy(clean)[None]
+        x, s = torch.from_numpy(noisy)[None].to(device), torch.from_numpy(clean)[None].to(device)
         wav = model(x).wav
         n = wav.shape[-1]
         noisy_scores.append(float(si_snr(x[..., :n], s[..., :n])))
@@ -114,9 +147,37 @@ def validate(model: FRCRN, items: Sequence[tuple[np.ndarray, np.ndarray, dict]])
             "si_snr_improvement": enhanced_mean - noisy_mean}
 
 
+@dataclass
+class Worker:
+    """Where one copy of the training loop runs. The default is a plain single process; the Ray
+    Train wrapper (`frcrn.train_ray`) makes one per rank, with `torch.distributed` initialised."""
+
+    rank: int = 0
+    world_size: int = 1
+    device: torch.device | None = None
+    """None: from `TrainConfig.device`."""
+    wrap: Callable[[torch.nn.Module], torch.nn.Module] | None = None
+    """Wraps the model for training, e.g. in DistributedDataParallel (after resuming, before step 1)."""
+    report: Callable[[dict[str, Any]], None] | None = None
+    """Called on EVERY rank after each evaluation with the (rank 0) metrics, e.g. ray.train.report."""
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
 class Trainer:
-    def __init__(self, config: TrainConfig):
+    def __init__(self, config: TrainConfig, worker: Worker | None = None):
+        from .enhance import resolve_device
+
         self.config = config
+        self.worker = worker or Worker()
+        self.main = self.worker.is_main
+        self.device = self.worker.device or resolve_device(config.device)
         self.out = Path(config.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         if config.num_threads:
@@ -127,18 +188,29 @@ class Trainer:
                                                               config.data.split_seed)
         self.mix = mixture_config(config.data)
         noise, self.noise_records = (recorded_noise_sources() if config.data.recorded_noise else ([], []))
-        self.dataset = MixtureDataset(self.train_files, self.mix, seed=config.seed, recorded_noise=noise or None,
+        # Every rank draws different mixtures; rank 0 (and a plain process) uses `seed` itself.
+        self.dataset = MixtureDataset(self.train_files, self.mix, seed=config.seed + self.worker.rank,
+                                      recorded_noise=noise or None,
                                       recorded_noise_prob=config.data.recorded_noise_prob if noise else 0.0)
-        self.validation = make_validation_set(load_speech(self.val_files), config.data.validation_items,
-                                              config.data.validation_seed, self.mix)
-        self.model = FRCRN(config.model)
+        self.validation = (make_validation_set(load_speech(self.val_files), config.data.validation_items,
+                                               config.data.validation_seed, self.mix) if self.main else [])
+        # self.model is the bare network: validated, checkpointed, resumed (no `module.` prefixes);
+        # self.net is what the training step calls: the model or its DistributedDataParallel wrapper.
+        self.model = FRCRN(config.model).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.optim.lr)
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, mode="max", factor=config.optim.plateau_factor,
             patience=config.optim.plateau_patience, min_lr=config.optim.min_lr)
         self.step, self.seconds, self.best, self.epoch = 0, 0.0, -math.inf, 0
         self.best_metrics: dict[str, float] = {}
+        self._evaluated_at: int | None = None
         self._resume()
+        self.net: torch.nn.Module = self.model
+        if self.worker.wrap is not None:
+            self.net = self.worker.wrap(self.model)
+            self.model = getattr(self.net, "module", self.net)
+        if self.worker.distributed:
+            self._check_ranks_agree()
 
     # -- state ------------------------------------------------------------------------------
     def _resume(self) -> None:
@@ -174,6 +246,7 @@ class Trainer:
         cfg = self.config
         return {
             "training": {"steps": self.step, "seconds": round(self.seconds, 1), "batch_size": cfg.optim.batch_size,
+                         "workers": self.worker.world_size, "device": self.device.type,
                          "crop_seconds": self.mix.crop_seconds, "config": asdict(cfg)},
             "metrics": {"validation": metrics},
             "data": {
@@ -187,16 +260,58 @@ class Trainer:
         }
 
     def _log(self, record: dict[str, Any]) -> None:
+        if not self.main:
+            return
         record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **record}
         with open(self.out / "log.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
         print(json.dumps(record), flush=True)
 
+    # -- collectives (no-ops in a single process) --------------------------------------------
+    def _check_ranks_agree(self) -> None:
+        import torch.distributed as dist
+
+        mine = torch.tensor([float(self.step), float(self.epoch)], dtype=torch.float64, device=self.device)
+        everyone = [torch.zeros_like(mine) for _ in range(self.worker.world_size)]
+        dist.all_gather(everyone, mine)
+        if any(not torch.equal(t, everyone[0]) for t in everyone):
+            raise RuntimeError(
+                f"training workers resumed at different (step, epoch): {[t.tolist() for t in everyone]}; "
+                f"out_dir {self.out} must be one filesystem all workers see (NFS, a shared mount)")
+
+    def _any_rank(self, flag: bool) -> bool:
+        if not self.worker.distributed:
+            return flag
+        import torch.distributed as dist
+
+        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item() > 0)
+
+    def _mean_over_ranks(self, values: np.ndarray) -> np.ndarray:
+        if not self.worker.distributed:
+            return values
+        import torch.distributed as dist
+
+        t = torch.as_tensor(values, dtype=torch.float64, device=self.device)
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)  # gloo has no AVG
+        return (t / self.worker.world_size).cpu().numpy()
+
+    def _from_main(self, obj: Any) -> Any:
+        if not self.worker.distributed:
+            return obj
+        import torch.distributed as dist
+
+        box = [obj]
+        dist.broadcast_object_list(box, src=0, device=self.device if self.device.type == "cuda" else None)
+        return box[0]
+
     # -- loop -------------------------------------------------------------------------------
     def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         while True:
             self.dataset.set_epoch(self.epoch)
-            loader = torch.utils.data.DataLoader(self.dataset, batch_size=self.config.optim.batch_size)
+            loader = torch.utils.data.DataLoader(self.dataset, batch_size=self.config.optim.batch_size,
+                                                 pin_memory=self.device.type == "cuda")
             for i, batch in enumerate(loader):
                 yield batch
                 if i >= 1000:
@@ -204,48 +319,71 @@ class Trainer:
             self.epoch += 1
 
     def evaluate_and_save(self) -> dict[str, float]:
-        metrics = validate(self.model, self.validation)
+        """Rank 0 validates and writes; every rank applies the same metrics to its scheduler (so
+        learning rates stay identical) and calls `worker.report`."""
+        metrics = self._from_main(validate(self.model, self.validation) if self.main else None)
         self.scheduler.step(metrics["si_snr_enhanced"])
         if metrics["si_snr_enhanced"] > self.best:
             self.best, self.best_metrics = metrics["si_snr_enhanced"], metrics
-            save_checkpoint(self.model, self.out / "best.safetensors", model_id="frcrn-default",
-                            provenance=self.provenance(metrics))
-        self._save_last()
-        self._log({"event": "eval", "step": self.step, "lr": self.optimizer.param_groups[0]["lr"], **metrics})
+            if self.main:
+                save_checkpoint(self.model, self.out / "best.safetensors", model_id="frcrn-default",
+                                provenance=self.provenance(metrics))
+        if self.main:
+            self._save_last()
+        self._evaluated_at = self.step
+        lr = self.optimizer.param_groups[0]["lr"]
+        self._log({"event": "eval", "step": self.step, "lr": lr, **metrics})
+        if self.worker.report is not None:
+            self.worker.report({"step": self.step, "lr": lr, "best_si_snr_enhanced": self.best, **metrics})
         return metrics
 
     def run(self) -> None:
         cfg = self.config
-        self.model.train()
+        self.net.train()
         deadline = time.monotonic() + cfg.max_hours * 3600 if cfg.max_hours else math.inf
         window_loss, window_start, window_items = [], time.monotonic(), 0
         for noisy, clean in self._batches():
-            if self.step >= cfg.steps or time.monotonic() >= deadline:
+            out_of_time = time.monotonic() >= deadline
+            if math.isfinite(deadline):  # clocks differ between ranks: stop together
+                out_of_time = self._any_rank(out_of_time)
+            if self.step >= cfg.steps or out_of_time:
                 break
             started = time.monotonic()
-            out = self.model(noisy)
+            noisy = noisy.to(self.device, non_blocking=True)
+            clean = clean.to(self.device, non_blocking=True)
+            out = self.net(noisy)
             loss = frcrn_loss(self.model, noisy, clean, out)
             self.optimizer.zero_grad(set_to_none=True)
             loss.total.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
             self.optimizer.step()
             self.step += 1
+            window_loss.append(torch.stack([loss.total, loss.amp, loss.phase, loss.si_snr]).detach().cpu().tolist())
             self.seconds += time.monotonic() - started
-            window_loss.append([float(loss.total), float(loss.amp), float(loss.phase), float(loss.si_snr)])
             window_items += noisy.shape[0]
             if self.step % cfg.log_every == 0:
-                mean = np.mean(window_loss, axis=0)
+                mean = self._mean_over_ranks(np.mean(window_loss, axis=0))
                 elapsed = time.monotonic() - window_start
-                self._log({"event": "train", "step": self.step, "loss": round(mean[0], 4), "amp": round(mean[1], 4),
-                           "phase": round(mean[2], 4), "si_snr": round(mean[3], 3),
-                           "audio_x_realtime": round(window_items * self.mix.crop_seconds / elapsed, 3)})
+                items = window_items * self.worker.world_size
+                record = {"event": "train", "step": self.step, "loss": round(mean[0], 4), "amp": round(mean[1], 4),
+                          "phase": round(mean[2], 4), "si_snr": round(mean[3], 3),
+                          "audio_x_realtime": round(items * self.mix.crop_seconds / elapsed, 3)}
+                if self.worker.distributed:
+                    record["workers"] = self.worker.world_size
+                self._log(record)
                 window_loss, window_start, window_items = [], time.monotonic(), 0
             if self.step % cfg.eval_every == 0:
                 self.evaluate_and_save()
-        self.evaluate_and_save()
+        if self._evaluated_at != self.step:
+            self.evaluate_and_save()
 
 
 def train(config: TrainConfig) -> Path:
+    """Train as `config.distributed.backend` says; returns the path of best.safetensors."""
+    if config.distributed.backend == "ray":
+        from .train_ray import train_ray
+
+        return train_ray(config)
     trainer = Trainer(config)
     trainer.run()
     return trainer.out / "best.safetensors"

@@ -1,0 +1,221 @@
+"""The trainer: one plain process (resumable) and Ray Train with 2 CPU workers, on real speech.
+
+A tiny network (width 8), 0.5 s crops, batches of 2 and 2 validation items keep each run to
+seconds; the speech is a handful of files of the project's corpus (shared/data beside the repo).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from frcrn.cli import main as cli_main
+from frcrn.losses import cirm_target, frcrn_loss, si_snr
+from frcrn.model import FRCRN
+from frcrn.model_config import ModelConfig
+from frcrn.train import DataConfig, DistributedConfig, OptimConfig, TrainConfig, Trainer, Worker
+from frcrn.typed_config import ConfigError, load_typed
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "data" / "dns_no_reverb_frcrn_enhanced"
+TINY = ModelConfig(width=8, fsmn_hidden=8)
+LAST_KEYS = {"model", "optimizer", "scheduler", "step", "seconds", "best", "epoch", "best_metrics"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread: on a small, busy machine two threads per process only contend."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory) -> str:
+    """A glob over 6 corpus files (5 train, 1 validation)."""
+    files = sorted(CORPUS.glob("*.wav"))[:6]
+    if len(files) < 6:
+        pytest.fail(f"speech corpus not found at {CORPUS} (shared/data beside the project root)", pytrace=False)
+    folder = tmp_path_factory.mktemp("speech")
+    for f in files:
+        (folder / f.name).symlink_to(f)
+    return str(folder / "*.wav")
+
+
+def tiny_config(speech: str, out_dir: Path, **changes) -> TrainConfig:
+    config = TrainConfig(model=TINY, data=DataConfig(speech=speech, crop_seconds=0.5, validation_items=2),
+                         optim=OptimConfig(batch_size=2), out_dir=str(out_dir), steps=2, eval_every=2,
+                         log_every=1, device="cpu", num_threads=1)
+    return dataclasses.replace(config, **changes)
+
+
+def tiny_yaml(speech: str, out_dir: Path, path: Path) -> str:
+    path.write_text(f"""\
+model: {{width: 8, fsmn_hidden: 8}}
+data: {{speech: "{speech}", crop_seconds: 0.5, validation_items: 2}}
+optim: {{batch_size: 2}}
+out_dir: {out_dir}
+eval_every: 2
+log_every: 1
+num_threads: 1
+""")
+    return str(path)
+
+
+def read_log(out_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (out_dir / "log.jsonl").read_text().splitlines()]
+
+
+def read_last(out_dir: Path) -> dict:
+    return torch.load(out_dir / "last.pt", map_location="cpu", weights_only=True)
+
+
+def check_best(out_dir: Path, steps: int, workers: int = 1) -> dict:
+    best = out_dir / "best.safetensors"
+    assert best.is_file() and best.stat().st_size > 0
+    header = json.loads((out_dir / "best.json").read_text())
+    prov = header["provenance"]
+    assert header["config"]["width"] == 8
+    assert prov["training"]["steps"] == steps and prov["training"]["seconds"] > 0
+    assert prov["training"]["workers"] == workers
+    assert set(prov["metrics"]["validation"]) == {"si_snr_noisy", "si_snr_enhanced", "si_snr_improvement"}
+    assert all(math.isfinite(v) for v in prov["metrics"]["validation"].values())
+    assert "CC BY 4.0" in prov["data"]["speech"]["licence"] and prov["data"]["speech"]["source"]
+    assert prov["data"]["speech"]["train_files"] == 5 and len(prov["data"]["speech"]["validation_files"]) == 1
+    assert "frcrn.noise" in prov["data"]["noise"]["generator"]
+    from frcrn.checkpoint import load_checkpoint
+
+    model, info = load_checkpoint(best)
+    assert model.config == TINY and info.provenance["training"]["steps"] == steps
+    return header
+
+
+# --------------------------------------------------------------------------- loss
+
+
+def test_cirm_target_of_clean_noisy_is_one():
+    model = FRCRN(TINY)
+    x = 0.1 * torch.randn(2, 16000, generator=torch.Generator().manual_seed(0))
+    mask = cirm_target(model, x, x)
+    bins = TINY.freq_bins
+    assert mask.shape[1] == 2 * bins
+    # |Y|^2 / (|Y|^2 + 1e-8): 1 up to the power floor in the quietest bins
+    assert torch.allclose(mask[:, :bins], torch.ones_like(mask[:, :bins]), atol=1e-3)
+    assert (mask[:, :bins] - 1).abs().median() < 1e-6
+    assert torch.allclose(mask[:, bins:], torch.zeros_like(mask[:, bins:]), atol=1e-6)
+
+
+def test_si_snr():
+    g = torch.Generator().manual_seed(1)
+    x = 0.1 * torch.randn(2, 8000, generator=g)
+    noisy = x + 0.1 * torch.randn(2, 8000, generator=g)
+    assert si_snr(x, x) > 60
+    assert si_snr(3.0 * x, x) > 60  # scale-invariant
+    assert abs(float(si_snr(noisy, x))) < 3  # about 0 dB at equal power
+
+
+def test_frcrn_loss_backward_gives_finite_grads():
+    torch.manual_seed(0)
+    model = FRCRN(TINY)
+    g = torch.Generator().manual_seed(2)
+    clean = 0.1 * torch.randn(2, 8000, generator=g)
+    noisy = clean + 0.05 * torch.randn(2, 8000, generator=g)
+    loss = frcrn_loss(model, noisy, clean, model(noisy))
+    assert all(math.isfinite(v.item()) for v in loss)
+    loss.total.backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert any(g.abs().sum() > 0 for g in grads)
+
+
+# --------------------------------------------------------------------------- plain process
+
+
+def test_plain_process_trains_saves_and_resumes(speech, tmp_path, capsys, recwarn):
+    """`frcrn train CONFIG steps=2`, then the same command with steps=3 continues from step 2."""
+    out = tmp_path / "run"
+    config = tiny_yaml(speech, out, tmp_path / "tiny.yaml")
+    assert cli_main(["train", config, "steps=2", "device=cpu"]) == 0
+    assert f"best checkpoint: {out / 'best.safetensors'}" in capsys.readouterr().out
+    check_best(out, steps=2)
+    last = read_last(out)
+    assert set(last) == LAST_KEYS and last["step"] == 2
+    assert not any(k.startswith("module.") for k in last["model"])
+    log = read_log(out)
+    assert [r["step"] for r in log if r["event"] == "train"] == [1, 2]
+    assert [r["step"] for r in log if r["event"] == "eval"] == [2]  # once, not again after the loop
+    assert "workers" not in log[0]
+    assert not [w for w in recwarn.list if "requires_grad" in str(w.message)]
+
+    assert cli_main(["train", config, "steps=3", "eval_every=10", "device=cpu"]) == 0
+    log = read_log(out)
+    assert {"event": "resume", "step": 2}.items() <= log[3].items()
+    assert [r["step"] for r in log if r["event"] == "train"] == [1, 2, 3]
+    assert [r["step"] for r in log if r["event"] == "eval"] == [2, 3]
+    assert read_last(out)["step"] == 3 and read_last(out)["epoch"] >= last["epoch"]
+    assert json.loads((out / "best.json").read_text())["provenance"]["training"]["steps"] in (2, 3)
+
+
+def test_workers_draw_different_mixtures(speech, tmp_path):
+    config = tiny_config(speech, tmp_path / "run")
+    plain, rank1 = Trainer(config), Trainer(config, Worker(rank=1))
+    assert plain.dataset.seed == config.seed and rank1.dataset.seed == config.seed + 1
+    assert plain.validation and not rank1.validation  # rank 0 alone validates
+    first = [next(iter(t._batches()))[0] for t in (plain, rank1)]
+    assert not torch.equal(first[0], first[1])
+
+
+def test_config_keys_and_defaults():
+    config = load_typed(TrainConfig, str(ROOT / "configs" / "train_default.yaml"),
+                        ["distributed.backend=ray", "distributed.num_workers=4", "distributed.use_gpu=true"])
+    assert config.device == "auto"
+    assert config.distributed == DistributedConfig(backend="ray", num_workers=4, use_gpu=True)
+    assert load_typed(TrainConfig, str(ROOT / "configs" / "train_default.yaml")).distributed.backend == "none"
+    with pytest.raises(ConfigError, match="did you mean 'ray'"):
+        load_typed(TrainConfig, None, ["distributed.backend=rya"])
+
+
+# --------------------------------------------------------------------------- Ray Train
+
+
+def test_ray_train_two_cpu_workers(speech, tmp_path):
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray.train.torch")
+    started = False
+    if not ray.is_initialized():
+        paths = [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))  # workers import frcrn
+        for attempt in (1, 2):  # Ray gives its raylet a fixed 30 s to start: once more on a busy machine
+            try:
+                ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+                break
+            except Exception as error:  # noqa: BLE001 - Ray raises a bare Exception here
+                ray.shutdown()
+                if attempt == 2 or "timed out during startup" not in str(error):
+                    raise
+        started = True
+    out = tmp_path / "ray-run"
+    config = tiny_yaml(speech, out, tmp_path / "tiny.yaml")
+    try:
+        # The same config as a plain run; only the overrides pick Ray Train (no extra CLI flag).
+        code = cli_main(["train", config, "steps=2", "distributed.backend=ray",
+                         "distributed.num_workers=2", "distributed.cpus_per_worker=1"])
+    finally:
+        if started:
+            ray.shutdown()
+    assert code == 0
+    check_best(out, steps=2, workers=2)
+    last = read_last(out)
+    assert set(last) == LAST_KEYS and last["step"] == 2
+    assert not any(k.startswith("module.") for k in last["model"])  # the bare model, not the DDP wrapper
+    log = read_log(out)  # rank 0 alone writes it
+    train_steps = [r for r in log if r["event"] == "train"]
+    assert [r["step"] for r in train_steps] == [1, 2] and all(r["workers"] == 2 for r in train_steps)
+    assert [r["step"] for r in log if r["event"] == "eval"] == [2]

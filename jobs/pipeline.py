@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import logging
 import math
+import json
 import os
 import signal
 import threading
@@ -98,10 +99,19 @@ class RunResult:
     exit_code: int
 
 
+def _ray_submission_id() -> str | None:
+    """`ray job submit` passes the submission id to the driver only in its job-config env var."""
+    try:
+        meta = json.loads(os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR") or "{}").get("metadata") or {}
+    except ValueError:
+        return None
+    return meta.get("job_submission_id") or None
+
+
 def make_job_id(cfg: JobConfig) -> str:
     if cfg.job.id:
         return cfg.job.id
-    sub = os.environ.get("RAY_JOB_SUBMISSION_ID")
+    sub = os.environ.get("RAY_JOB_SUBMISSION_ID") or _ray_submission_id()
     if sub:
         return sub
     return datetime.now(timezone.utc).strftime("run-%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]

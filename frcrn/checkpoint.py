@@ -17,6 +17,7 @@ import hashlib
 import io
 import json
 import pickle
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -87,10 +88,17 @@ def _torch_load(data: bytes, source: str) -> Any:
     try:
         return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
+        # torch's message opens with advice to retry with weights_only=False (never do that here); the
+        # useful part is the global it refused. Without one, the pickle is corrupt, not malicious.
+        text = str(error)
+        refused = re.search(r"GLOBAL ([\w.]+)", text)
+        if refused is None:
+            detail = next((line.strip() for line in text.splitlines() if "Unsupported" in line), type(error).__name__)
+            raise CheckpointError(f"{source} is not a readable PyTorch checkpoint (corrupt pickle: {detail})") from None
         raise CheckpointError(
             f"refused {source}: loading it would run code it contains (it pickles Python objects other than "
-            f"tensors, which is how malicious checkpoints work). Only plain state_dicts are accepted. "
-            f"Detail: {str(error).splitlines()[0]}") from None
+            f"tensors, which is how malicious checkpoints work; this one calls {refused.group(1)}). "
+            f"Only plain state_dicts are accepted.") from None
     except Exception as error:
         raise CheckpointError(f"{source} is not a readable PyTorch checkpoint: {type(error).__name__}: {error}") from None
 

@@ -106,12 +106,24 @@ def _is_unused(native_key: str, config: ModelConfig) -> bool:
     return any(u in native_key for u in unused)
 
 
+def _fits(stacked: torch.Size, native: torch.Size) -> bool:
+    """Whether stacked [re, im] parts are the native tensor up to a reshape that keeps element order:
+    equal but for size-1 axes (FSMN memory kernels are [C, 1, k, 1] officially, [C, k] natively), or
+    batch-norm vectors [2, C] -> [2C]. Equal element counts alone are not enough: a [5, 2] kernel
+    stored as [2, 5] has the same count but would load scrambled."""
+    squeeze = lambda shape: tuple(d for d in shape if d != 1)
+    if squeeze(stacked) == squeeze(native):
+        return True
+    return len(native) == 1 and len(stacked) == 2 and stacked[0] * stacked[1] == native[0]
+
+
 def official_to_native(state: Mapping[str, torch.Tensor],
                        native_shapes: Mapping[str, torch.Size]) -> dict[str, torch.Tensor]:
     """Official (aliased, split re/im) state_dict -> native state_dict with exactly `native_shapes` keys."""
     canonical = dealias(state)
     config = infer_config(canonical)
     parts: dict[str, dict[int, torch.Tensor]] = defaultdict(dict)
+    sources: dict[str, dict[int, str]] = defaultdict(dict)  # the official keys behind each part, for messages
     native: dict[str, torch.Tensor] = {}
     unexpected = []
     enframe = canonical.pop("istft.enframe", None)
@@ -132,10 +144,13 @@ def official_to_native(state: Mapping[str, torch.Tensor],
             if fields["p"] in _FSMN_PARAMS:
                 fields["p"] = _FSMN_PARAMS[fields["p"]]
             target = template.format(**fields)
-            if target not in native_shapes and _is_unused(target, config):
+            if target not in native_shapes:  # a layer the reference never runs, or not FRCRN's at all
+                if not _is_unused(target, config):
+                    unexpected.append(key)
                 break
             if "part" in fields:
                 parts[target][0 if fields["part"] == "re" else 1] = tensor
+                sources[target][0 if fields["part"] == "re" else 1] = key
             else:
                 native[target] = tensor
             break
@@ -146,15 +161,16 @@ def official_to_native(state: Mapping[str, torch.Tensor],
     for target, pair in parts.items():
         if len(pair) != 2:
             missing = "imaginary" if 1 not in pair else "real"
-            raise LayoutError(f"{target!r}: the {missing} part is missing")
+            raise LayoutError(f"{target!r}: the {missing} part is missing (found {_first(sources[target].values())} only)")
+        if pair[0].shape != pair[1].shape:
+            raise LayoutError(f"{target!r}: real and imaginary parts differ in shape: {sources[target][0]!r} is "
+                              f"{tuple(pair[0].shape)}, {sources[target][1]!r} is {tuple(pair[1].shape)}")
         if target.endswith("num_batches_tracked"):
             native[target] = torch.maximum(pair[0], pair[1])
-        elif target in native_shapes:
+        else:  # every target here is in native_shapes: others were reported as unexpected above
             stacked = torch.stack([pair[0], pair[1]])
-            if stacked.numel() != native_shapes[target].numel():
-                raise LayoutError(f"{target!r}: official parts have shape {tuple(pair[0].shape)}, which does not "
-                                  f"fit {tuple(native_shapes[target])}")
+            if not _fits(stacked.shape, native_shapes[target]):
+                raise LayoutError(f"{target!r}: official parts {_first(sources[target].values())} have shape "
+                                  f"{tuple(pair[0].shape)}, which does not fit {tuple(native_shapes[target])}")
             native[target] = stacked.reshape(native_shapes[target])
-        else:
-            native[target] = torch.stack([pair[0], pair[1]])  # reported as unexpected by the caller
     return native

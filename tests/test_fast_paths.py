@@ -1,0 +1,85 @@
+"""The inference fast paths (channels-last layout, chunked FSMN, optional torch.compile) give the
+same numbers as the plain layout, and training mode is untouched by them."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from frcrn import layers
+from frcrn.model import FRCRN, compile_for_inference
+from frcrn.model_config import ModelConfig
+
+CONFIG = ModelConfig(width=16, fsmn_hidden=8)
+
+
+def _models() -> tuple[FRCRN, FRCRN]:
+    torch.manual_seed(0)
+    fast = FRCRN(CONFIG)
+    with torch.no_grad():  # non-trivial batch-norm statistics, so the folding is exercised
+        for module in fast.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.5, 0.5)
+    plain = FRCRN(CONFIG)
+    plain.load_state_dict(fast.state_dict())
+    plain.channels_last = False
+    return fast.eval(), plain.eval()
+
+
+def _close(a, b, tol=1e-4):
+    for x, y in zip(a, b):
+        assert x.shape == y.shape
+        assert (x - y).abs().max().item() <= tol
+
+
+@pytest.mark.parametrize("batch,samples", [(1, 16000), (3, 12800)])
+def test_channels_last_matches_plain(batch, samples):
+    fast, plain = _models()
+    x = torch.randn(batch, samples) * 0.1
+    with torch.inference_mode():
+        _close(fast(x), plain(x))
+
+
+def test_chunking_does_not_change_results(monkeypatch):
+    fast, _ = _models()
+    x = torch.randn(2, 16000) * 0.1
+    with torch.inference_mode():
+        reference = fast(x)
+        monkeypatch.setattr(layers, "FSMN_CHUNK_ROWS", 64)  # many small chunks
+        _close(fast(x), reference, 1e-5)
+
+
+def test_training_mode_ignores_fast_paths():
+    fast, plain = _models()
+    fast.train()
+    plain.train()
+    x = torch.randn(2, 12800) * 0.1
+    torch.manual_seed(1)
+    out = fast(x)
+    out.wav.square().mean().backward()
+    torch.manual_seed(1)
+    ref = plain(x)
+    _close(out, ref, 1e-6)
+    assert all(p.grad is not None for p in fast.parameters() if p.requires_grad and p.grad is not None)
+
+
+def test_bf16_autocast_runs_on_cpu():
+    fast, plain = _models()
+    x = torch.randn(1, 16000) * 0.1
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        a, b = fast(x).wav, plain(x).wav
+    assert torch.isfinite(a).all() and (a.float() - b.float()).abs().max().item() < 0.1
+
+
+@pytest.mark.skipif(not os.environ.get("FRCRN_TEST_COMPILE"), reason="slow: set FRCRN_TEST_COMPILE=1")
+def test_compile_for_inference_matches_eager():
+    fast, plain = _models()
+    compiled = compile_for_inference(fast)
+    x = torch.randn(1, 16000) * 0.1
+    with torch.inference_mode():
+        _close(compiled(x), plain(x))

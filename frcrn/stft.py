@@ -8,6 +8,8 @@ loaded from the checkpoint: parity with official outputs depends on these exact 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -21,7 +23,15 @@ def sqrt_hann(win_len: int) -> np.ndarray:
 
 
 def stft_kernels(win_len: int, fft_len: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(analysis kernel, synthesis kernel, window) built the reference's way, in float64 then float32."""
+    """(analysis kernel, synthesis kernel, window) built the reference's way, in float64 then float32.
+
+    Fresh tensors on every call (modules own their buffers); the pseudo-inverse behind them is
+    computed once per process, as it costs about a second of CPU."""
+    return tuple(t.clone() for t in _stft_kernels(win_len, fft_len))
+
+
+@functools.lru_cache(maxsize=4)
+def _stft_kernels(win_len: int, fft_len: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     window = sqrt_hann(win_len)
     basis = np.fft.rfft(np.eye(fft_len))[:win_len]
     forward = np.concatenate([basis.real, basis.imag], 1).T

@@ -167,9 +167,10 @@ def load_checkpoint(source: str | Path | None = None, *,
             raise CheckpointError(f"{source} is a PyTorch state_dict but not FRCRN's official layout "
                                   f"(first keys: {_first(list(raw)[:5])})")
         try:
-            config = infer_config(dealias(raw))
+            canonical = dealias(raw)
+            config = infer_config(canonical)
             model = FRCRN(config)
-            state = official_to_native(raw, {k: v.shape for k, v in model.state_dict().items()})
+            state = official_to_native(canonical, config, {k: v.shape for k, v in model.state_dict().items()})
         except (LayoutError, ValueError) as error:
             raise CheckpointError(f"{source}: {error}") from None
         model_id = "frcrn-official-layout"

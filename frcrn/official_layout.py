@@ -117,11 +117,11 @@ def _fits(stacked: torch.Size, native: torch.Size) -> bool:
     return len(native) == 1 and len(stacked) == 2 and stacked[0] * stacked[1] == native[0]
 
 
-def official_to_native(state: Mapping[str, torch.Tensor],
+def official_to_native(canonical: Mapping[str, torch.Tensor], config: ModelConfig,
                        native_shapes: Mapping[str, torch.Size]) -> dict[str, torch.Tensor]:
-    """Official (aliased, split re/im) state_dict -> native state_dict with exactly `native_shapes` keys."""
-    canonical = dealias(state)
-    config = infer_config(canonical)
+    """Official state_dict, already collapsed by `dealias` (split re/im) -> native state_dict with
+    exactly `native_shapes` keys. The caller de-aliases once and infers `config` from the result."""
+    canonical = dict(canonical)
     parts: dict[str, dict[int, torch.Tensor]] = defaultdict(dict)
     sources: dict[str, dict[int, str]] = defaultdict(dict)  # the official keys behind each part, for messages
     native: dict[str, torch.Tensor] = {}

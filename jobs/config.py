@@ -126,6 +126,9 @@ class ComputeConfig:
     """Ray restarts of a model replica that died (OOM kill, segfault, lost node)."""
     replica_task_retries: int = 3
     """Re-submissions of a batch whose replica died while processing it."""
+    execution_attempts: int = 3
+    """Runs of the whole execution per job: after a cluster fault (lost node) the inputs without
+    a result are re-planned and run again, so a node loss costs a restart, not the job."""
     io_retries: int = 4
     """Retries of a transient storage error (throttling, 5xx, connection reset) per object."""
     target_max_block_mb: int = 128

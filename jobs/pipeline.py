@@ -30,6 +30,10 @@ Retries (faults that say nothing about a file; per-file problems are error rows 
   the model fails the job after ``ray.max_consecutive_replica_init_deaths`` attempts with the
   loader's error. Ray's own defaults are unbounded restarts/retries, which would loop forever on
   a file that reliably kills its worker; bounded values turn that into a clear failure.
+* the execution as a whole: when it fails on a cluster fault (a lost node takes the blocks in
+  its object store with it, and Ray 2.60 cannot rebuild blocks made by actor tasks) or after
+  making progress, the driver re-plans from the per-row records and runs the inputs without a
+  result again (``compute.execution_attempts``), see ``_execute_with_replans``.
 * ``max_errored_blocks`` is left at 0: with dying actors a non-zero value can hang the job.
 
 If execution fails anyway, the driver still consolidates what was recorded: inputs without a
@@ -179,7 +183,9 @@ def _init_ray(cfg: JobConfig) -> bool:
     return True
 
 
-def _build_dataset(todo: pd.DataFrame, cfg: JobConfig, settings: StageSettings):
+def _build_dataset(todo: pd.DataFrame, cfg: JobConfig, settings: StageSettings, *, shrunk: bool = False):
+    """``shrunk``: a re-run after a cluster fault starts with one replica (the pool grows to
+    ``max_replicas`` as resources allow) so a cluster that lost a node and was not replaced still fits it."""
     import ray
     from ray.data import ActorPoolStrategy, DataContext
 
@@ -220,7 +226,7 @@ def _build_dataset(todo: pd.DataFrame, cfg: JobConfig, settings: StageSettings):
             Enhance, fn_constructor_kwargs={"model": model}, batch_size=c.files_per_model_batch,
             batch_format="numpy", udf_modifying_row_count=False,
             compute=ActorPoolStrategy(
-                min_size=c.min_replicas, max_size=c.max_replicas,
+                min_size=1 if shrunk else c.min_replicas, max_size=c.max_replicas,
                 max_tasks_in_flight_per_actor=c.max_tasks_in_flight_per_replica,
             ),
             max_restarts=c.replica_restarts, max_task_retries=c.replica_task_retries,
@@ -284,6 +290,70 @@ def _catch_sigterm():
     return signal.signal(signal.SIGTERM, on_sigterm)
 
 
+_SYSTEM_FAULTS = (
+    "ObjectLostError", "ObjectReconstructionFailedError", "ObjectReconstructionFailedMaxAttemptsExceededError",
+    "ObjectReconstructionFailedLineageEvictedError", "OwnerDiedError", "NodeDiedError", "ActorDiedError",
+    "ActorUnavailableError", "ActorUnschedulableError", "WorkerCrashedError", "RaySystemError",
+    "LocalRayletDiedError", "ObjectFetchTimedOutError", "GetTimeoutError",
+)
+"""Ray exceptions that describe the cluster (a node or process gone, an object lost), not the
+data or the code: an execution that failed with one of them is re-planned and run again."""
+
+
+def _is_system_fault(err: BaseException) -> bool:
+    seen: set[int] = set()
+    e: BaseException | None = err
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if {c.__name__ for c in type(e).__mro__} & set(_SYSTEM_FAULTS):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def _recorded_this_run(out_fs, manifest_dir: str, job_id: str, retries: int) -> set[str]:
+    state, _ = load_state(out_fs, manifest_dir, retries=retries)
+    return set(state.loc[state["job_id"] == job_id, "input_uri"])
+
+
+def _execute_with_replans(todo: pd.DataFrame, cfg: JobConfig, settings: StageSettings, out_fs,
+                          manifest_dir: str, job_id: str, echo) -> tuple[str | None, int]:
+    """Run the stages over ``todo``; returns (None on success else a one-line failure, attempts used).
+
+    Why re-plan here rather than rely on Ray alone: Ray 2.60 recovers a dead *process* (task
+    retries, actor restarts), but losing a *node* also loses the blocks in its object store, and
+    blocks made by actor tasks cannot be rebuilt by lineage reconstruction -- the streaming
+    execution then fails as a whole, with most inputs already done. Every finished input has a
+    durable per-row record, so an execution that failed on a cluster fault (or after making
+    progress) is simply started again on the inputs that have no record yet, at most
+    ``compute.execution_attempts`` times. Nothing done is redone; outputs and record keys are
+    deterministic, so an input that was in flight is just written again.
+    """
+    remaining = todo
+    attempts = max(1, cfg.compute.execution_attempts)
+    for attempt in range(1, attempts + 1):
+        try:
+            ds = _build_dataset(remaining, cfg, settings, shrunk=attempt > 1)
+            for _ in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+                pass
+            return None, attempt
+        except Exception as err:  # noqa: BLE001 - record every input, then report
+            text = str(err).strip()
+            failure = f"{type(err).__name__}: {text.splitlines()[0] if text else ''}"
+            log.error("execution attempt %d/%d failed: %s", attempt, attempts, err, exc_info=True)
+            done = _recorded_this_run(out_fs, manifest_dir, job_id, cfg.compute.io_retries)
+            left = remaining[~remaining["input_uri"].isin(done)].reset_index(drop=True)
+            if left.empty:
+                return None, attempt  # the fault came after the last record: nothing is missing
+            progressed = len(left) < len(remaining)
+            if attempt == attempts or not (progressed or _is_system_fault(err)):
+                return failure, attempt
+            echo(f"  execution failed ({failure}); {len(remaining) - len(left)} inputs finished in that "
+                 f"attempt, re-running the {len(left)} without a result (attempt {attempt + 1}/{attempts})")
+            remaining = left
+    return None, attempts  # unreachable
+
+
 def run_job(cfg: JobConfig, *, echo=print) -> RunResult:
     """Run the whole job once; returns the summary, the final manifest and an exit code."""
     t_start = time.perf_counter()
@@ -314,6 +384,7 @@ def run_job(cfg: JobConfig, *, echo=print) -> RunResult:
     echo(f"  to process: {len(todo)}   already done (skipped): {len(skipped_rows)}")
 
     failure: str | None = None
+    attempts_used = 0
     interrupted: int | None = None  # signal number when stopped by SIGINT/SIGTERM
     if len(todo):
         in_loc = parse_location(cfg.input.uri)
@@ -331,12 +402,7 @@ def run_job(cfg: JobConfig, *, echo=print) -> RunResult:
         # same way as Ctrl-C (see the KeyboardInterrupt branch below).
         previous_sigterm = _catch_sigterm()
         try:
-            ds = _build_dataset(todo, cfg, settings)
-            for _ in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-                pass
-        except Exception as err:  # noqa: BLE001 - record every input, then report
-            failure = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
-            log.error("execution failed: %s", err, exc_info=True)
+            failure, attempts_used = _execute_with_replans(todo, cfg, settings, out_fs, manifest_dir, job_id, echo)
         except KeyboardInterrupt as err:
             # Ctrl-C or SIGTERM (k8s/Slurm/`ray job stop`): without this the driver died with a
             # traceback, left runs/<job_id>.json saying "running" and no manifest at all. Now
@@ -381,6 +447,7 @@ def run_job(cfg: JobConfig, *, echo=print) -> RunResult:
         input_uri=cfg.input.uri, sources=inputs.sources, output_uri=out_loc.uri,
         manifest_uri=manifest_uri, failure=failure, config=redacted(cfg),
     )
+    summary["execution_attempts"] = attempts_used
     write_json(out_fs, f"{manifest_dir}/summary.json", summary, retries=retries)
     write_json(out_fs, f"{manifest_dir}/runs/{job_id}.json", summary, retries=retries)
     echo(format_summary(summary))

@@ -156,6 +156,9 @@ class ResumeConfig:
     """Re-process inputs recorded ``error`` in an earlier run (false: keep their error row)."""
     check_output_size: bool = True
     """Also require the output's size to match the recorded one."""
+    same_checkpoint: bool = True
+    """Also require the recorded output to come from the same checkpoint (sha256): after a model
+    change a re-run redoes the old outputs instead of leaving a corpus enhanced by two models."""
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,9 @@ class JobSection:
     """Recorded in every row written by this run; null = RAY_JOB_SUBMISSION_ID or a timestamp."""
     fail_on_error_rows: bool = False
     """Exit with status 3 when any input ended as an error row (for pipelines that gate on it)."""
+    lease_seconds: float = 300.0
+    """Refuse to start while another run on the same output.uri has a heartbeat younger than this
+    (jobs.run_lease); a dead driver's lease expires after it. 0 = no check."""
 
 
 @dataclass(frozen=True)

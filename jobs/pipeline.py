@@ -70,6 +70,7 @@ from jobs.results import (
     write_json,
     write_manifest,
 )
+from jobs.run_lease import Heartbeat, driver_identity, find_live_run
 from jobs.stages import Enhance, ModelSettings, ResultRecordError, StageSettings, encode_write, read_decode
 from jobs.storage import filesystem
 from jobs.summary import build_summary, format_summary
@@ -126,9 +127,12 @@ def _now() -> str:
 
 
 def plan_resume(
-    inputs: InputSet, state: pd.DataFrame, existing: dict[str, int], cfg: JobConfig
+    inputs: InputSet, state: pd.DataFrame, existing: dict[str, int], cfg: JobConfig, checkpoint_sha256: str = ""
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split the valid inputs into (to do, skipped); skipped keep their earlier row."""
+    """Split the valid inputs into (to do, skipped); skipped keep their earlier row.
+
+    ``checkpoint_sha256``: the model this run uses ("" = unknown, e.g. a test factory); with
+    ``resume.same_checkpoint`` an ``ok`` row made by another checkpoint is redone."""
     valid = inputs.valid[["input_uri", "output_uri"]]
     if not cfg.resume.enabled or state.empty:
         return valid.reset_index(drop=True), state.iloc[0:0]
@@ -144,6 +148,8 @@ def plan_resume(
             ok = row["output_uri"] == out and path in existing
             if ok and cfg.resume.check_output_size and not pd.isna(row["output_bytes"]):
                 ok = int(row["output_bytes"]) == existing[path]
+            if ok and cfg.resume.same_checkpoint and checkpoint_sha256:
+                ok = row["checkpoint_sha256"] == checkpoint_sha256
             skip_mask.append(bool(ok))
         else:
             skip_mask.append(
@@ -251,7 +257,7 @@ def _driver_error_rows(inputs: InputSet, job_id: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[f.name for f in SCHEMA])
 
 
-def _check_model_source(cfg: JobConfig) -> None:
+def _check_model_source(cfg: JobConfig) -> str:
     """Load the checkpoint once on the driver, before any cluster work or output write.
 
     Loading is safe on the driver: frcrn.checkpoint accepts safetensors, and pickles only via
@@ -259,11 +265,11 @@ def _check_model_source(cfg: JobConfig) -> None:
     an unusable checkpoint (malicious pickle, wrong file, wrong shapes) was only found in the
     replicas: each died ``ray.max_consecutive_replica_init_deaths`` times, the job failed with
     exit 1 after minutes and every input got a job_failed row; now it is exit 2 at once with
-    the loader's message.
+    the loader's message. Returns the checkpoint's sha256 ("" for a factory model).
     """
     ckpt = cfg.model.checkpoint
     if cfg.model.factory:
-        return
+        return ""
     if ckpt:
         loc = parse_location(ckpt)
         fs = filesystem(loc.protocol, cfg.model.storage_options)
@@ -272,9 +278,10 @@ def _check_model_source(cfg: JobConfig) -> None:
     from frcrn.checkpoint import CheckpointError, load_checkpoint
 
     try:
-        load_checkpoint(ckpt, storage_options=cfg.model.storage_options or None)
+        _, info = load_checkpoint(ckpt, storage_options=cfg.model.storage_options or None)
     except CheckpointError as err:
         raise JobFailed(f"model.checkpoint is unusable: {err}") from None
+    return info.sha256
 
 
 def _catch_sigterm():
@@ -362,7 +369,6 @@ def run_job(cfg: JobConfig, *, echo=print) -> RunResult:
     out_loc = parse_location(cfg.output.uri)
     out_fs = filesystem(out_loc.protocol, cfg.output.storage_options)
     manifest_dir = f"{out_loc.path}/{cfg.output.manifest_dir.strip('/')}"
-    manifest_uri = out_loc.child(f"{cfg.output.manifest_dir.strip('/')}/results.parquet").uri
     retries = cfg.compute.io_retries
 
     inputs = resolve_inputs(cfg.input, cfg.output)
@@ -372,15 +378,41 @@ def run_job(cfg: JobConfig, *, echo=print) -> RunResult:
          + (f", {n_invalid} refused" if n_invalid else ""))
     if inputs.duplicates:
         echo("  duplicates (first few): " + ", ".join(inputs.duplicate_examples[:5]))
-    _check_model_source(cfg)
-    # Early proof that the output is writable, and a record that this run started.
-    write_json(out_fs, f"{manifest_dir}/runs/{job_id}.json",
-               {"job_id": job_id, "state": "running", "started_at": started_at, "config": redacted(cfg)},
-               retries=retries)
+    checkpoint_sha256 = _check_model_source(cfg)
+    runs_dir = f"{manifest_dir}/runs"
+    live = find_live_run(out_fs, runs_dir, job_id, cfg.job.lease_seconds, retries=retries)
+    if live is not None:
+        age = time.time() - float(live["heartbeat_at"])
+        raise JobFailed(
+            f"another run ({live.get('job_id')}, started {live.get('started_at')}) is writing to {out_loc.uri}: "
+            f"its last heartbeat was {age:.0f} s ago. Wait for it to finish or stop it; if its driver died, "
+            f"the location is free {cfg.job.lease_seconds:.0f} s after that heartbeat (job.lease_seconds)"
+        )
+    # Early proof that the output is writable, and a record (with a heartbeat) that this run is alive.
+    heartbeat = Heartbeat(
+        {"job_id": job_id, "state": "running", "started_at": started_at, **driver_identity(), "config": redacted(cfg)},
+        lambda record: write_json(out_fs, f"{runs_dir}/{job_id}.json", record, retries=retries),
+        interval=cfg.job.lease_seconds / 5 if cfg.job.lease_seconds > 0 else 3600.0,
+    )
+    heartbeat.start()
+    try:
+        return _run_leased(cfg, job_id, inputs, checkpoint_sha256, heartbeat, t_start, started_at, echo)
+    finally:
+        heartbeat.stop()
+
+
+def _run_leased(cfg: JobConfig, job_id: str, inputs: InputSet, checkpoint_sha256: str, heartbeat: "Heartbeat",
+                t_start: float, started_at: str, echo) -> RunResult:
+    """The part of run_job that runs under the output location's lease (see jobs.run_lease)."""
+    out_loc = parse_location(cfg.output.uri)
+    out_fs = filesystem(out_loc.protocol, cfg.output.storage_options)
+    manifest_dir = f"{out_loc.path}/{cfg.output.manifest_dir.strip('/')}"
+    manifest_uri = out_loc.child(f"{cfg.output.manifest_dir.strip('/')}/results.parquet").uri
+    retries = cfg.compute.io_retries
 
     state, _ = load_state(out_fs, manifest_dir, retries=retries)
     existing = _list_outputs(out_fs, out_loc.path, manifest_dir) if cfg.resume.enabled and len(state) else {}
-    todo, skipped_rows = plan_resume(inputs, state, existing, cfg)
+    todo, skipped_rows = plan_resume(inputs, state, existing, cfg, checkpoint_sha256)
     echo(f"  to process: {len(todo)}   already done (skipped): {len(skipped_rows)}")
 
     failure: str | None = None
@@ -448,6 +480,7 @@ def run_job(cfg: JobConfig, *, echo=print) -> RunResult:
         manifest_uri=manifest_uri, failure=failure, config=redacted(cfg),
     )
     summary["execution_attempts"] = attempts_used
+    heartbeat.stop()  # no beat may overwrite the final record below with "running"
     write_json(out_fs, f"{manifest_dir}/summary.json", summary, retries=retries)
     write_json(out_fs, f"{manifest_dir}/runs/{job_id}.json", summary, retries=retries)
     echo(format_summary(summary))

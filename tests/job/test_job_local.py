@@ -147,3 +147,32 @@ def test_cli_module_entry_point(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "this run    ok 2   error 0   skipped 0" in proc.stdout
     assert len(pd.read_parquet(out / "_manifest" / "results.parquet")) == 2
+
+
+def test_resume_redoes_outputs_made_by_another_checkpoint(tmp_path, ray_session, tiny_checkpoint):
+    import torch
+
+    from frcrn.checkpoint import save_checkpoint
+    from frcrn.model import FRCRN
+    from frcrn.model_config import ModelConfig
+
+    torch.manual_seed(1)
+    other = str(tmp_path / "other.safetensors")
+    save_checkpoint(FRCRN(ModelConfig(width=8, fsmn_hidden=8)), other, model_id="frcrn-tiny-other")
+    inp, out = tmp_path / "in", tmp_path / "out"
+    files, _ = _write_corpus(inp, n_short=3)
+    _manifest(inp, list(files))
+    base = [f"input.uri={inp}/manifest.parquet", f"output.uri={out}"]
+    run_job(load_config(LOCAL, base + model_overrides(tiny_checkpoint) + ["job.id=old-model"]))
+    m1 = pd.read_parquet(out / "_manifest" / "results.parquet")
+    ok = set(m1.loc[m1["status"] == "ok", "input_uri"])
+    assert ok
+
+    run_job(load_config(LOCAL, base + model_overrides(other) + ["job.id=new-model"]))
+    m2 = pd.read_parquet(out / "_manifest" / "results.parquet")
+    assert set(m2.loc[m2["job_id"] == "new-model", "input_uri"]) >= ok  # every old-model output redone
+    assert m2.loc[m2["status"] == "ok", "checkpoint_sha256"].nunique() == 1
+
+    kept = run_job(load_config(LOCAL, base + model_overrides(tiny_checkpoint)
+                               + ["job.id=keep", "resume.same_checkpoint=false", "resume.retry_errors=false"]))
+    assert kept.summary["counts"]["skipped"] == len(m2)

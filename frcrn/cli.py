@@ -155,7 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     enhance.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
     enhance.add_argument("--format", default="wav", choices=["wav", "flac"], help="16-bit output format")
     enhance.add_argument("--window-seconds", type=float, default=10.0, help="model window for long files")
-    enhance.add_argument("--batch-size", type=int, default=1, help="windows per model call (GPUs: 8-32)")
+    enhance.add_argument("--batch-size", type=int, default=1, help="windows per model call (GPUs: 8-32; 0 = auto from free GPU memory)")
     enhance.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     enhance.add_argument("--keep-normalised-level", action="store_true",
                          help="write at the model's -25 dBFS working level instead of the input's level")

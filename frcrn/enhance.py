@@ -47,7 +47,11 @@ class EnhanceConfig:
     edge_margin_seconds: float = 0.25
     length_quantum_seconds: float = 0.5
     batch_size: int = 1
-    """Windows per model call. 1 is fastest on CPU (measured); GPUs want 8-32."""
+    """Windows per model call. 1 is fastest on CPU (measured); GPUs want 8-32. 0 = auto: 1 on
+    CPU; on CUDA as many windows as fit in ``auto_memory_fraction`` of the free memory, measured
+    with one probe window when the first batch is formed."""
+    auto_memory_fraction: float = 0.6
+    max_auto_batch_size: int = 64
     restore_gain: bool = True
     num_threads: int | None = None
     """torch intra-op threads; None leaves torch's default (all cores)."""
@@ -65,8 +69,10 @@ class EnhanceConfig:
                             f"{self.edge_margin_seconds}/{self.overlap_seconds}/{self.window_seconds}")
         if self.length_quantum_seconds <= 0:
             problems.append(f"length_quantum_seconds must be positive, got {self.length_quantum_seconds}")
-        if self.batch_size < 1:
-            problems.append(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.batch_size < 0:
+            problems.append(f"batch_size must be at least 1 (or 0 = auto), got {self.batch_size}")
+        if not 0 < self.auto_memory_fraction <= 0.95:
+            problems.append(f"auto_memory_fraction must be in (0, 0.95], got {self.auto_memory_fraction}")
         if self.num_threads is not None and self.num_threads < 1:
             problems.append(f"num_threads must be at least 1, got {self.num_threads}")
         if problems:
@@ -129,6 +135,30 @@ class Enhancer:
         self._margin = int(round(config.edge_margin_seconds * sr))
         self._quantum = self._on_grid(config.length_quantum_seconds * sr)
         self._tapers: dict[tuple[bool, bool], np.ndarray] = {}
+        self._batch_size = config.batch_size or None  # None: auto, resolved on first use
+
+    @property
+    def batch_size(self) -> int:
+        """Windows per model call (config.batch_size, or the auto size once measured)."""
+        if self._batch_size is None:
+            self._batch_size = self._auto_batch_size()
+        return self._batch_size
+
+    def _auto_batch_size(self) -> int:
+        """1 on CPU (bigger batches are slower there). On CUDA: peak memory of one full window
+        (probe run) against the free memory, so replicas sharing a GPU (fractional num_gpus)
+        size themselves to what is left."""
+        if self.device.type != "cuda":
+            return 1
+        torch.cuda.synchronize(self.device)
+        torch.cuda.reset_peak_memory_stats(self.device)
+        base = torch.cuda.memory_allocated(self.device)
+        self._run(np.zeros((1, self._window), dtype=np.float32))
+        per_window = max(1, torch.cuda.max_memory_allocated(self.device) - base)
+        free, _total = torch.cuda.mem_get_info(self.device)
+        fits = int(self.config.auto_memory_fraction * (free + torch.cuda.memory_reserved(self.device) - base)
+                   // per_window)
+        return max(1, min(self.config.max_auto_batch_size, fits))
 
     @classmethod
     def from_checkpoint(cls, source: str | None = None, config: EnhanceConfig = EnhanceConfig(),
@@ -200,7 +230,7 @@ class Enhancer:
             for window in plan.windows:
                 group = by_length.setdefault(window.length, [])
                 group.append(window)
-                if len(group) == self.config.batch_size:
+                if len(group) == self.batch_size:
                     yield group
                     by_length[window.length] = []
         for group in by_length.values():

@@ -96,7 +96,7 @@ class ModelConfig:
     overlap_seconds: float = 1.0
     batch_size: int = 1
     """Windows per model forward pass (windows of several files are packed together); 1 is
-    fastest on CPU, GPUs want 8-32."""
+    fastest on CPU, GPUs want 8-32; 0 = auto (1 on CPU, sized by free memory on a GPU)."""
     restore_gain: bool = True
     num_threads: int | None = None
     """Torch intra-op threads per CPU replica; null = compute.cpus_per_replica."""
@@ -215,7 +215,7 @@ class JobConfig:
             (c.target_max_block_mb >= 1, "compute.target_max_block_mb must be >= 1"),
             (m.window_seconds > 0, "model.window_seconds must be > 0"),
             (0 <= m.overlap_seconds < m.window_seconds, "model.overlap_seconds must be in [0, window_seconds)"),
-            (m.batch_size >= 1, "model.batch_size must be >= 1"),
+            (m.batch_size >= 0, "model.batch_size must be >= 1, or 0 = auto"),
             (m.num_threads is None or m.num_threads >= 1, "model.num_threads must be >= 1"),
             (self.limits.max_seconds is None or self.limits.max_seconds > 0, "limits.max_seconds must be > 0"),
             (self.limits.max_bytes is None or self.limits.max_bytes > 0, "limits.max_bytes must be > 0"),

@@ -123,6 +123,15 @@ def test_batching_never_changes_a_result(small_model):
         assert np.abs(alone.enhance(x) - out).max() <= 1e-5, f"file {i} changed when batched"
 
 
+def test_auto_batch_size_is_one_on_cpu_and_changes_no_result(small_model):
+    """batch_size=0 sizes batches by free GPU memory; on CPU, where batch 1 is fastest, it is 1."""
+    x = _noisy_speechlike(20000, seed=3)
+    auto = _enhancer(small_model, batch_size=0, window_seconds=2.0, overlap_seconds=0.5, edge_margin_seconds=0.1)
+    fixed = _enhancer(small_model, batch_size=1, window_seconds=2.0, overlap_seconds=0.5, edge_margin_seconds=0.1)
+    assert np.array_equal(auto.enhance(x), fixed.enhance(x))
+    assert auto.batch_size == 1
+
+
 def test_windowed_processing_matches_one_whole_window(small_model):
     clip = _example("speech_with_noise1.wav")
     x = np.concatenate([clip, clip[::-1], clip])[:12 * 16000 + 77]  # 12 s of real noisy speech
@@ -191,7 +200,8 @@ def test_bad_waveforms_raise_value_error_naming_which(small_model, bad, message)
     (dict(overlap_seconds=0.4, edge_margin_seconds=0.25), "2*edge_margin_seconds < overlap_seconds"),
     (dict(window_seconds=2.0, overlap_seconds=1.0), "overlap_seconds < window_seconds/2"),
     (dict(length_quantum_seconds=0), "length_quantum_seconds must be positive"),
-    (dict(batch_size=0), "batch_size must be at least 1"),
+    (dict(batch_size=-1), "batch_size must be at least 1 (or 0 = auto)"),
+    (dict(auto_memory_fraction=1.0), "auto_memory_fraction must be in"),
     (dict(num_threads=0), "num_threads must be at least 1"),
 ])
 def test_invalid_enhance_config_is_refused_with_the_reason(options, message):
@@ -202,5 +212,5 @@ def test_invalid_enhance_config_is_refused_with_the_reason(options, message):
 
 def test_every_config_problem_is_reported_at_once():
     with pytest.raises(ValueError) as caught:
-        EnhanceConfig(precision="int8", batch_size=0)
+        EnhanceConfig(precision="int8", batch_size=-1)
     assert "precision" in str(caught.value) and "batch_size" in str(caught.value)

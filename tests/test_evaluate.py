@@ -78,7 +78,7 @@ def test_config_errors_name_the_key():
     with pytest.raises(ConfigError, match="snr_db"):
         ev.load_config(None, ["synthetic.snr_db=[5, 1]"])
     with pytest.raises(ConfigError, match="batch_size"):
-        ev.load_config(None, ["enhance.batch_size=0"])
+        ev.load_config(None, ["enhance.batch_size=-1"])
 
 
 @needs_shared

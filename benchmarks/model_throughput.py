@@ -129,8 +129,9 @@ def make_variants(config: ModelConfig, device: torch.device, compare: str | None
                     "flush_off": (model, lambda: torch.set_flush_denormal(False))}
     elif compare == "compile":
         start = time.perf_counter()
-        compiled = compile_for_inference(FRCRN(config).eval().to(device))
-        compiled.load_state_dict(model.state_dict()) if hasattr(compiled, "load_state_dict") else None
+        twin = FRCRN(config).eval().to(device)
+        twin.load_state_dict(model.state_dict())  # before compiling: the wrapper prefixes its keys
+        compiled = compile_for_inference(twin)
         variants = {"eager": (model, None), "compiled": (compiled, None)}
         print(f"# compile_for_inference wrapper built in {time.perf_counter() - start:.1f} s "
               "(the compilation itself happens during the warm-up call)")

@@ -101,7 +101,6 @@ class _Plan:
     """Where one file's windows go and how they are weighted."""
     gain: float | None
     left_pad: int
-    padded: np.ndarray | None = None
     output: np.ndarray | None = None
     weight_sum: np.ndarray | None = None
     windows: list[_Window] = field(default_factory=list)
@@ -195,15 +194,24 @@ class Enhancer:
             length = self._window
             hop = self._window - self._overlap
             starts = list(range(0, total - self._window, hop)) + [total - self._window]
-        padded = np.zeros(total, dtype=np.float32)
-        padded[self._edge:self._edge + n] = samples * np.float32(gain)
-        plan.padded, plan.output = padded, np.zeros(total, dtype=np.float32)
+        plan.output = np.zeros(total, dtype=np.float32)  # the padded input is never built whole
         if len(starts) > 1:
             plan.weight_sum = np.zeros(total, dtype=np.float32)
         for k, start in enumerate(starts):
             weight = None if len(starts) == 1 else self._taper(left=k > 0, right=k < len(starts) - 1)
             plan.windows.append(_Window(item, start, length, weight))
         return plan
+
+    @staticmethod
+    def _window_input(samples: np.ndarray, plan: _Plan, window: _Window) -> np.ndarray:
+        """The window's slice of the gain-normalised, zero-padded file, cut straight from the
+        input: a whole padded copy would cost another 230 MB per hour of audio."""
+        x = np.zeros(window.length, dtype=np.float32)
+        lo = window.start - plan.left_pad
+        a, b = max(lo, 0), min(lo + window.length, samples.shape[0])
+        if b > a:
+            np.multiply(samples[a:b], np.float32(plan.gain), out=x[a - lo:b - lo])
+        return x
 
     def _taper(self, left: bool, right: bool) -> np.ndarray:
         """Window weight: zero over the edge margins that face a neighbour, raised-cosine ramps over
@@ -255,7 +263,7 @@ class Enhancer:
         arrays = [self._check(i, w) for i, w in enumerate(waveforms)]
         plans = [self._plan(i, w) for i, w in enumerate(arrays)]
         for batch in self._batches(plans):
-            inputs = np.stack([plans[w.item].padded[w.start:w.start + w.length] for w in batch])
+            inputs = np.stack([self._window_input(arrays[w.item], plans[w.item], w) for w in batch])
             for window, out in zip(batch, self._run(inputs)):
                 plan, span = plans[window.item], slice(window.start, window.start + window.length)
                 if window.weight is None:
@@ -276,7 +284,7 @@ class Enhancer:
             if self.config.restore_gain:
                 out /= np.float32(plan.gain)
             results.append(out)
-            plan.padded = plan.output = plan.weight_sum = None
+            plan.output = plan.weight_sum = None
         return results
 
     def enhance(self, waveform: np.ndarray) -> np.ndarray:

@@ -20,23 +20,6 @@ N_FILES = 24
 _REFERENCE: dict[str, bytes] = {}  # relative output key -> bytes of an uninterrupted run (shared)
 
 
-@pytest.fixture(scope="module")
-def interrupt_checkpoint(tmp_path_factory) -> str:
-    """Width 16 (4x the compute of the shared width-8 test model): on an idle machine the width-8
-    job finished all 24 files within the ~0.1 s it took to see its second output, so the signal
-    landed after the execution instead of in it."""
-    import torch
-
-    from frcrn.checkpoint import save_checkpoint
-    from frcrn.model import FRCRN
-    from frcrn.model_config import ModelConfig
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "w16.safetensors"
-    save_checkpoint(FRCRN(ModelConfig(width=16, fsmn_hidden=16)), path, model_id="frcrn-w16-random-test")
-    return str(path)
-
-
 def _corpus(s3) -> list[str]:
     client, bucket = s3["client"], s3["bucket"]
     rels = []
@@ -57,12 +40,12 @@ def _overrides(s3, ckpt, out, *extra):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
-def test_interrupt_then_resume(s3, ray_local, interrupt_checkpoint, tmp_path, sig):
+def test_interrupt_then_resume(s3, ray_local, tiny_checkpoint, tmp_path, sig):
     client, bucket = s3["client"], s3["bucket"]
     rels = _corpus(s3)
 
     log = tmp_path / "run1.log"
-    proc = start_cli(_overrides(s3, interrupt_checkpoint, "out", f"ray.address={ray_local}", "job.id=interrupted"),
+    proc = start_cli(_overrides(s3, tiny_checkpoint, "out", f"ray.address={ray_local}", "job.id=interrupted"),
                      log_path=log)
     t0 = time.time()
     try:
@@ -88,7 +71,7 @@ def test_interrupt_then_resume(s3, ray_local, interrupt_checkpoint, tmp_path, si
     assert read_summary(client, bucket, "out")["failure"] == f"interrupted by {sig.name}"
 
     # Run again to completion (in-process; same checkpoint, same settings).
-    result = run_inprocess(_overrides(s3, interrupt_checkpoint, "out", "job.id=resumed"))
+    result = run_inprocess(_overrides(s3, tiny_checkpoint, "out", "job.id=resumed"))
     assert result.exit_code == 0
     df = read_manifest(client, bucket, "out")
     expected = {f"s3://{bucket}/in/{r}" for r in rels}
@@ -102,7 +85,7 @@ def test_interrupt_then_resume(s3, ray_local, interrupt_checkpoint, tmp_path, si
 
     # An uninterrupted run of the same inputs (done once, shared by both signals): byte-identical.
     if not _REFERENCE:
-        ref = run_inprocess(_overrides(s3, interrupt_checkpoint, "ref", "job.id=reference"))
+        ref = run_inprocess(_overrides(s3, tiny_checkpoint, "ref", "job.id=reference"))
         assert ref.exit_code == 0
         blobs = assert_outputs_decode(client, bucket, "ref", read_manifest(client, bucket, "ref"))
         _REFERENCE.update({k[len("ref/"):]: v for k, v in blobs.items()})

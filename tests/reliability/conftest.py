@@ -15,6 +15,7 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -99,7 +100,15 @@ def start_cli(overrides: list[str], *, env: dict | None = None, log_path: Path |
     full_env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([str(ROOT)] + [p for p in full_env.get("PYTHONPATH", "").split(os.pathsep) if p]))
     out = open(log_path, "wb") if log_path else subprocess.DEVNULL
     return subprocess.Popen([sys.executable, "-m", "jobs", "run", LOCAL, *overrides], cwd=str(ROOT),
-                            env=full_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                            env=full_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                            preexec_fn=_default_sigint)
+
+
+def _default_sigint() -> None:
+    """A test run started in the background (``cmd &`` in a script, nohup) inherits SIGINT
+    *ignored*, and Python then installs no KeyboardInterrupt handler: the Ctrl-C test's signal
+    would be dropped. The job's child gets the disposition an interactive user's job has."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait(proc: subprocess.Popen, timeout: float) -> int:

@@ -396,17 +396,16 @@ def run_job(cfg: JobConfig, *, echo=print) -> RunResult:
     )
     heartbeat.start()
     try:
-        return _run_leased(cfg, job_id, inputs, checkpoint_sha256, heartbeat, t_start, started_at, echo)
+        return _run_leased(cfg, job_id, inputs, checkpoint_sha256, heartbeat, out_fs, manifest_dir,
+                           t_start, started_at, echo)
     finally:
         heartbeat.stop()
 
 
-def _run_leased(cfg: JobConfig, job_id: str, inputs: InputSet, checkpoint_sha256: str, heartbeat: "Heartbeat",
-                t_start: float, started_at: str, echo) -> RunResult:
+def _run_leased(cfg: JobConfig, job_id: str, inputs: InputSet, checkpoint_sha256: str, heartbeat: Heartbeat,
+                out_fs, manifest_dir: str, t_start: float, started_at: str, echo) -> RunResult:
     """The part of run_job that runs under the output location's lease (see jobs.run_lease)."""
     out_loc = parse_location(cfg.output.uri)
-    out_fs = filesystem(out_loc.protocol, cfg.output.storage_options)
-    manifest_dir = f"{out_loc.path}/{cfg.output.manifest_dir.strip('/')}"
     manifest_uri = out_loc.child(f"{cfg.output.manifest_dir.strip('/')}/results.parquet").uri
     retries = cfg.compute.io_retries
 

@@ -297,12 +297,12 @@ def _catch_sigterm():
     return signal.signal(signal.SIGTERM, on_sigterm)
 
 
-_SYSTEM_FAULTS = (
+_SYSTEM_FAULTS = frozenset({
     "ObjectLostError", "ObjectReconstructionFailedError", "ObjectReconstructionFailedMaxAttemptsExceededError",
     "ObjectReconstructionFailedLineageEvictedError", "OwnerDiedError", "NodeDiedError", "ActorDiedError",
     "ActorUnavailableError", "ActorUnschedulableError", "WorkerCrashedError", "RaySystemError",
     "LocalRayletDiedError", "ObjectFetchTimedOutError", "GetTimeoutError",
-)
+})
 """Ray exceptions that describe the cluster (a node or process gone, an object lost), not the
 data or the code: an execution that failed with one of them is re-planned and run again."""
 
@@ -312,7 +312,7 @@ def _is_system_fault(err: BaseException) -> bool:
     e: BaseException | None = err
     while e is not None and id(e) not in seen:
         seen.add(id(e))
-        if {c.__name__ for c in type(e).__mro__} & set(_SYSTEM_FAULTS):
+        if any(c.__name__ in _SYSTEM_FAULTS for c in type(e).__mro__):
             return True
         e = e.__cause__ or e.__context__
     return False

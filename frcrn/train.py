@@ -116,13 +116,21 @@ def mixture_config(data: DataConfig) -> MixtureConfig:
     return MixtureConfig(crop_seconds=crop / 16000, snr_db=tuple(data.snr_db), level_dbfs=tuple(data.level_dbfs))
 
 
-def recorded_noise_sources() -> tuple[list[np.ndarray], list[dict[str, Any]]]:
+def recorded_noise_sources(root: str = "/") -> tuple[list[np.ndarray], list[dict[str, Any]]]:
+    """The installed CC0/CC-BY recorded sounds (arrays at 16 kHz) and one provenance record per
+    array, in the same order: package, file (relative to ``root``), bank member, licence and the
+    credit line CC-BY asks to keep. Sounds shorter than 0.1 s are dropped from both lists."""
     from .noise_sources import PERMISSIVE_LICENCES, list_recorded_sounds, load_recorded_sound
 
-    sounds = list_recorded_sounds(licences=PERMISSIVE_LICENCES)
-    arrays = [load_recorded_sound(s) for s in sounds]
-    records = [{"package": s.package, "sound": s.name, "licence": s.licence} for s in sounds]
-    return [a for a in arrays if a.size > 1600], records
+    arrays, records = [], []
+    for sound in list_recorded_sounds(root, licences=PERMISSIVE_LICENCES):
+        audio = load_recorded_sound(sound)
+        if audio.size <= 1600:
+            continue
+        arrays.append(audio)
+        records.append({"package": sound.package, "file": os.path.relpath(sound.path, root),
+                        "member": sound.member, "licence": sound.licence, "credit": sound.description})
+    return arrays, records
 
 
 @torch.inference_mode()

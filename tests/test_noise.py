@@ -124,12 +124,8 @@ def _wav_bytes(x, sr):
     return buf.getvalue()
 
 
-def test_opensfx_bank_parser_and_listing(tmp_path):
-    # a two-entry OpenTTD-style .cat bank built here: (offset, size) table, then name + WAV
-    entries = [
-        (b'"Wind". License: Creative Commons Zero 1.0.\x00', _wav_bytes(np.zeros(441), 44100)),
-        (b'"Saw". License: Creative Commons Attribution 3.0 Unported.\x00', _wav_bytes(np.ones(800) * 0.1, 8000)),
-    ]
+def _write_opensfx_bank(root, entries):
+    """An OpenTTD-style .cat bank under ``root``: (offset, size) table, then name + WAV per entry."""
     table = 8 * len(entries)
     blobs, offset, header = [], table, b""
     for name, wav in entries:
@@ -137,9 +133,18 @@ def test_opensfx_bank_parser_and_listing(tmp_path):
         header += struct.pack("<II", offset | (0x80000000 if not blobs else 0), len(blob))
         blobs.append(blob)
         offset += len(blob)
-    bank = tmp_path / noise_sources.OPENSFX_BANK
+    bank = root / noise_sources.OPENSFX_BANK
     bank.parent.mkdir(parents=True)
     bank.write_bytes(header + b"".join(blobs))
+    return bank
+
+
+def test_opensfx_bank_parser_and_listing(tmp_path):
+    entries = [
+        (b'"Wind". License: Creative Commons Zero 1.0.\x00', _wav_bytes(np.zeros(441), 44100)),
+        (b'"Saw". License: Creative Commons Attribution 3.0 Unported.\x00', _wav_bytes(np.ones(800) * 0.1, 8000)),
+    ]
+    bank = _write_opensfx_bank(tmp_path, entries)
     parsed = noise_sources.read_opensfx_bank(str(bank))
     assert [p[0] for p in parsed] == ['"Wind". License: Creative Commons Zero 1.0.',
                                       '"Saw". License: Creative Commons Attribution 3.0 Unported.']
@@ -150,3 +155,21 @@ def test_opensfx_bank_parser_and_listing(tmp_path):
     assert y.dtype == np.float32 and abs(y.size - 1600) <= 2
     assert noise_sources.summarize(sounds)["openttd-opensfx"]["sounds"] == 2
     assert noise_sources.list_recorded_sounds(str(tmp_path / "empty")) == []
+
+
+def test_training_noise_sources_keep_permissive_sounds_with_their_credits(tmp_path):
+    from frcrn.train import recorded_noise_sources
+
+    rng = np.random.default_rng(0)
+    _write_opensfx_bank(tmp_path, [
+        (b'"Horn". License: Creative Commons Attribution 3.0 Unported.\x00', _wav_bytes(rng.uniform(-.5, .5, 8000), 16000)),
+        (b'"Mill". License: Creative Commons Attribution-ShareAlike 3.0.\x00', _wav_bytes(rng.uniform(-.5, .5, 8000), 16000)),
+        (b'"Tick". License: Creative Commons Zero 1.0.\x00', _wav_bytes(rng.uniform(-.5, .5, 800), 16000)),
+    ])
+    arrays, records = recorded_noise_sources(str(tmp_path))
+    # share-alike dropped by licence, the 0.05 s tick dropped as too short: one sound, one record
+    assert len(arrays) == len(records) == 1
+    assert arrays[0].shape == (8000,)
+    assert records == [{"package": "openttd-opensfx", "file": noise_sources.OPENSFX_BANK, "member": 0,
+                        "licence": "CC-BY-3.0",
+                        "credit": '"Horn". License: Creative Commons Attribution 3.0 Unported.'}]

@@ -18,7 +18,7 @@ import os
 import posixpath
 import sys
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff")
 
@@ -91,14 +91,22 @@ def _enhance(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _info(args: argparse.Namespace) -> int:
+def _load_or_report(location: str) -> tuple[Any, Any] | None:
+    """(model, info) of a checkpoint, or None after telling the user why it cannot be used."""
     from .checkpoint import CheckpointError, load_checkpoint
 
     try:
-        model, info = load_checkpoint(args.checkpoint)
+        return load_checkpoint(location)
     except CheckpointError as error:
         print(f"frcrn: {error}", file=sys.stderr)
+        return None
+
+
+def _info(args: argparse.Namespace) -> int:
+    loaded = _load_or_report(args.checkpoint)
+    if loaded is None:
         return 2
+    model, info = loaded
     description = info.describe()
     description["parameters"] = sum(p.numel() for p in model.parameters())
     print(json.dumps(description, indent=2))
@@ -106,13 +114,12 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+    from .checkpoint import save_checkpoint
 
-    try:
-        model, info = load_checkpoint(args.source)
-    except CheckpointError as error:
-        print(f"frcrn: {error}", file=sys.stderr)
+    loaded = _load_or_report(args.source)
+    if loaded is None:
         return 2
+    model, info = loaded
     provenance = {**info.provenance, "converted_from": {"file": os.path.basename(info.source), "sha256": info.sha256,
                                                          "format": info.format}}
     saved = save_checkpoint(model, args.destination, model_id=info.model_id, provenance=provenance)

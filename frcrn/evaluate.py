@@ -40,6 +40,7 @@ import pandas as pd
 
 from .dnsmos import DEFAULT_MODEL as DEFAULT_DNSMOS_MODEL
 from .enhance import EnhanceConfig
+from .mixtures import SpeechMixtures
 from .typed_config import ConfigError, load_typed
 
 __all__ = ["EvalConfig", "SyntheticSet", "PairedSet", "run_eval", "eval_main", "summarize", "format_summary",
@@ -69,40 +70,27 @@ _CHUNK = 8  # items read, enhanced and scored together (bounds memory on long pa
 
 
 @dataclass(frozen=True)
-class SyntheticSet:
-    """Mixtures of clean speech and synthetic noise, drawn like the training run's validation set.
+class SyntheticSet(SpeechMixtures):
+    """Mixtures of clean speech and synthetic noise, drawn like a training run's validation set.
 
-    The defaults are those of ``configs/train_default.yaml`` (the shipped model's run), so the
-    default set IS that run's validation set. For a run with other data settings, copy its
-    ``data`` values here.
+    Speech, split and mixture settings are :class:`frcrn.mixtures.SpeechMixtures`, the class
+    training's ``data`` section extends too; with its defaults (the shipped model's run) and
+    ``count``/``seed`` equal to training's ``validation_items``/``validation_seed``, this set IS
+    that run's validation set. For a run with other data settings, copy its ``data`` values here.
     """
 
     enabled: bool = True
-    speech: str = "../shared/data/dns_no_reverb_frcrn_enhanced/*.wav"
-    """Clean speech: a glob, or a text file listing one path per line (as ``data.speech`` in training)."""
     files: Literal["validation", "all"] = "validation"
     """"validation": only the training run's held-out files (split below); "all": every file."""
-    validation_fraction: float = 0.1
-    split_seed: int = 0
     count: int = 48
     """Number of mixtures (training's ``data.validation_items``)."""
     seed: int = 1234
     """Mixture seed (training's ``data.validation_seed``)."""
-    crop_seconds: float = 2.0
-    snr_db: tuple[float, ...] = (-5.0, 20.0)
-    level_dbfs: tuple[float, ...] = (-35.0, -15.0)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.count < 0:
             raise ValueError(f"synthetic.count must be >= 0, got {self.count}")
-        if self.crop_seconds <= 0:
-            raise ValueError(f"synthetic.crop_seconds must be positive, got {self.crop_seconds}")
-        for name in ("snr_db", "level_dbfs"):
-            value = getattr(self, name)
-            if len(value) != 2 or value[0] > value[1]:
-                raise ValueError(f"synthetic.{name} must be [low, high], got {list(value)}")
-        if not 0.0 <= self.validation_fraction < 1.0:
-            raise ValueError(f"synthetic.validation_fraction must be in [0, 1), got {self.validation_fraction}")
 
 
 @dataclass(frozen=True)
@@ -306,18 +294,13 @@ def _read(location: str, config: EvalConfig) -> np.ndarray:
 
 def synthetic_items(s: SyntheticSet) -> list[_Item]:
     """The synthetic set: same files, split, seeds and mixture settings as training's validation set."""
-    from .mixtures import load_speech, make_validation_set, split_speech_files
-    from .train import DataConfig, mixture_config, speech_files
+    from .mixtures import load_speech, make_validation_set, speech_files
 
     try:
-        files = speech_files(s.speech)
+        files = s.split()[1] if s.files == "validation" else speech_files(s.speech)
     except FileNotFoundError as err:
         raise ConfigError(f"synthetic.speech: {err}") from None
-    if s.files == "validation":
-        _, files = split_speech_files(files, s.validation_fraction, s.split_seed)
-    data = DataConfig(speech=s.speech, crop_seconds=s.crop_seconds, snr_db=tuple(s.snr_db),
-                      level_dbfs=tuple(s.level_dbfs))
-    mixes = make_validation_set(load_speech(files), s.count, s.seed, mixture_config(data))
+    mixes = make_validation_set(load_speech(files), s.count, s.seed, s.mixture_config())
     items = []
     for i, (noisy, clean, meta) in enumerate(mixes):
         if meta.get("noise_only"):

@@ -20,6 +20,7 @@ Conventions:
 
 from __future__ import annotations
 
+import glob
 import os
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
@@ -31,6 +32,8 @@ from .noise import random_noise
 
 __all__ = [
     "MixtureConfig",
+    "SpeechMixtures",
+    "speech_files",
     "MixtureDataset",
     "split_speech_files",
     "load_speech",
@@ -59,7 +62,63 @@ class MixtureConfig:
         return int(round(self.crop_seconds * self.sample_rate))
 
 
+@dataclass(frozen=True)
+class SpeechMixtures:
+    """Which clean speech, which files are held out, and how mixtures of it are drawn.
+
+    Training's ``data`` section and evaluation's ``synthetic`` set both extend this one class, so
+    the evaluation set built from the same values is, by construction, the training run's
+    validation set. The defaults are those of the shipped default model's run
+    (``configs/train_default.yaml``).
+    """
+
+    speech: str = "../shared/data/dns_no_reverb_frcrn_enhanced/*.wav"
+    """Clean speech: a glob (``**`` allowed), or a text file listing one path per line."""
+    validation_fraction: float = 0.1
+    """Share of the speech FILES held out for validation (split by file, see split_speech_files)."""
+    split_seed: int = 0
+    crop_seconds: float = 2.0
+    """Length of each mixture; rounded to whole STFT hops (20 ms) so output length == input."""
+    snr_db: tuple[float, ...] = (-5.0, 20.0)
+    """[low, high]: each mixture's SNR is drawn uniformly from this range."""
+    level_dbfs: tuple[float, ...] = (-35.0, -15.0)
+    """[low, high]: each noisy mixture's RMS level, drawn uniformly (dB re an RMS of 1.0)."""
+
+    def __post_init__(self) -> None:
+        if self.crop_seconds <= 0:
+            raise ValueError(f"crop_seconds must be positive, got {self.crop_seconds}")
+        for name in ("snr_db", "level_dbfs"):
+            value = getattr(self, name)
+            if len(value) != 2 or value[0] > value[1]:
+                raise ValueError(f"{name} must be [low, high], got {list(value)}")
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
+
+    def split(self) -> tuple[list[str], list[str]]:
+        """(train, validation) speech files."""
+        return split_speech_files(speech_files(self.speech), self.validation_fraction, self.split_seed)
+
+    def mixture_config(self) -> MixtureConfig:
+        crop = int(round(self.crop_seconds * 16000 / 320)) * 320
+        return MixtureConfig(crop_seconds=crop / 16000, snr_db=tuple(self.snr_db), level_dbfs=tuple(self.level_dbfs))
+
+
 # ----------------------------------------------------------------------------- files
+
+
+def speech_files(spec: str) -> list[str]:
+    """The files of a speech spec: a text file with one path per line (relative to the list's
+    folder), else a glob (``**`` allowed). Raises FileNotFoundError when nothing matches."""
+    if os.path.isfile(spec) and not spec.endswith((".wav", ".flac")):
+        base = os.path.dirname(spec)
+        with open(spec, encoding="utf-8") as f:
+            return [os.path.join(base, line.strip()) for line in f if line.strip()]
+    files = sorted(glob.glob(spec, recursive=True))
+    if not files:
+        raise FileNotFoundError(f"no speech files match {spec!r}")
+    return files
+
+
 
 
 def split_speech_files(

@@ -16,7 +16,6 @@ Two ways to run the same config:
 
 from __future__ import annotations
 
-import glob
 import json
 import math
 import os
@@ -30,22 +29,18 @@ import torch
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .losses import frcrn_loss, si_snr
-from .mixtures import MixtureConfig, MixtureDataset, load_speech, make_validation_set, split_speech_files
+from .mixtures import MixtureDataset, SpeechMixtures, load_speech, make_validation_set
 from .model import FRCRN
 from .model_config import ModelConfig
 
 
 @dataclass(frozen=True)
-class DataConfig:
-    speech: str = "../shared/data/dns_no_reverb_frcrn_enhanced/*.wav"
-    """Clean speech: a glob of audio files, or a text file listing one path per line."""
-    validation_fraction: float = 0.1
-    split_seed: int = 0
+class DataConfig(SpeechMixtures):
+    """Training data: the speech, split and mixture settings of :class:`SpeechMixtures`, plus
+    the fixed validation set's size and seed and the optional recorded noise."""
+
     validation_items: int = 48
     validation_seed: int = 1234
-    crop_seconds: float = 4.0
-    snr_db: tuple[float, ...] = (-5.0, 20.0)
-    level_dbfs: tuple[float, ...] = (-35.0, -15.0)
     recorded_noise: bool = False
     """Also mix in recorded sounds from installed Debian packages with CC0/CC-BY licences."""
     recorded_noise_prob: float = 0.25
@@ -98,22 +93,6 @@ class TrainConfig:
     device: str = "auto"
     """auto (CUDA when available), cpu, cuda or cuda:N; Ray workers use the device Ray assigns."""
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
-
-
-def speech_files(spec: str) -> list[str]:
-    if os.path.isfile(spec) and not spec.endswith((".wav", ".flac")):
-        base = os.path.dirname(spec)
-        with open(spec, encoding="utf-8") as f:
-            return [os.path.join(base, line.strip()) for line in f if line.strip()]
-    files = sorted(glob.glob(spec, recursive=True))
-    if not files:
-        raise FileNotFoundError(f"no speech files match {spec!r}")
-    return files
-
-
-def mixture_config(data: DataConfig) -> MixtureConfig:
-    crop = int(round(data.crop_seconds * 16000 / 320)) * 320  # whole STFT hops: output length == input
-    return MixtureConfig(crop_seconds=crop / 16000, snr_db=tuple(data.snr_db), level_dbfs=tuple(data.level_dbfs))
 
 
 def recorded_noise_sources(root: str = "/") -> tuple[list[np.ndarray], list[dict[str, Any]]]:
@@ -194,10 +173,8 @@ class Trainer:
         # Denormal floats can make CPU steps many times slower: the first default run here stalled
         # (>10x slower steps) and the rerun with flushing did not, logging identical losses.
         torch.set_flush_denormal(True)
-        files = speech_files(config.data.speech)
-        self.train_files, self.val_files = split_speech_files(files, config.data.validation_fraction,
-                                                              config.data.split_seed)
-        self.mix = mixture_config(config.data)
+        self.train_files, self.val_files = config.data.split()
+        self.mix = config.data.mixture_config()
         noise, self.noise_records = (recorded_noise_sources() if config.data.recorded_noise else ([], []))
         # Every rank draws different mixtures; rank 0 (and a plain process) uses `seed` itself.
         self.dataset = MixtureDataset(self.train_files, self.mix, seed=config.seed + self.worker.rank,

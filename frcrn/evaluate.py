@@ -292,15 +292,16 @@ def _read(location: str, config: EvalConfig) -> np.ndarray:
                       max_seconds=config.max_seconds).samples
 
 
-def synthetic_items(s: SyntheticSet) -> list[_Item]:
+def synthetic_items(s: SyntheticSet, storage_options: dict[str, Any] | None = None) -> list[_Item]:
     """The synthetic set: same files, split, seeds and mixture settings as training's validation set."""
-    from .mixtures import load_speech, make_validation_set, speech_files
+    from .mixtures import audio_files, load_clips, make_validation_set
 
     try:
-        files = s.split()[1] if s.files == "validation" else speech_files(s.speech)
+        files = s.split(storage_options)[1] if s.files == "validation" else audio_files(s.speech, storage_options)
     except FileNotFoundError as err:
         raise ConfigError(f"synthetic.speech: {err}") from None
-    mixes = make_validation_set(load_speech(files), s.count, s.seed, s.mixture_config())
+    mixes = make_validation_set(load_clips(files, storage_options=storage_options), s.count, s.seed,
+                                s.mixture_config())
     items = []
     for i, (noisy, clean, meta) in enumerate(mixes):
         if meta.get("noise_only"):
@@ -529,7 +530,7 @@ def evaluate(config: EvalConfig, log: Callable[[str], None] = print) -> tuple[pd
     started = time.monotonic()
     items: list[_Item] = []
     if config.synthetic.enabled and config.synthetic.count > 0:
-        items += synthetic_items(config.synthetic)
+        items += synthetic_items(config.synthetic, config.storage_options or None)
     if config.paired.enabled:
         items += paired_items(config)
     if config.unpaired:

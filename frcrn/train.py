@@ -29,7 +29,7 @@ import torch
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .losses import frcrn_loss, si_snr
-from .mixtures import MixtureDataset, SpeechMixtures, load_speech, make_validation_set
+from .mixtures import MixtureDataset, SpeechMixtures, audio_files, load_clips, make_validation_set
 from .model import FRCRN
 from .model_config import ModelConfig
 
@@ -41,9 +41,26 @@ class DataConfig(SpeechMixtures):
 
     validation_items: int = 48
     validation_seed: int = 1234
+    speech_licence: str | None = None
+    """Licence of ``speech``, recorded in the checkpoint's provenance (null: the DNS clips'
+    licence for the default speech, else "not stated")."""
+    noise: str | None = None
+    """Your own noise recordings (same forms as ``speech``: glob, folder, list file, any fsspec
+    URL); they join the recorded-noise pool. Held in memory, like the speech."""
+    noise_licence: str | None = None
+    """Licence of ``noise``, recorded in the checkpoint's provenance."""
     recorded_noise: bool = False
     """Also mix in recorded sounds from installed Debian packages with CC0/CC-BY licences."""
     recorded_noise_prob: float = 0.25
+    """Share of training items whose noise is a recording (from ``noise`` and/or the Debian
+    packages) instead of the synthetic generator; 0 when there are no recordings."""
+    storage_options: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """fsspec options for URL specs (e.g. an S3 endpoint); never written into checkpoints."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0.0 <= self.recorded_noise_prob <= 1.0:
+            raise ValueError(f"recorded_noise_prob must be in [0, 1], got {self.recorded_noise_prob}")
 
 
 @dataclass(frozen=True)
@@ -112,6 +129,14 @@ def recorded_noise_sources(root: str = "/") -> tuple[list[np.ndarray], list[dict
     return arrays, records
 
 
+def _shareable(config: TrainConfig) -> dict[str, Any]:
+    """The config as recorded in checkpoints and logs: storage options (credentials) reduced to
+    their key names."""
+    record = asdict(config)
+    record["data"]["storage_options"] = sorted(config.data.storage_options)
+    return record
+
+
 @torch.inference_mode()
 def validate(model: FRCRN, items: Sequence[tuple[np.ndarray, np.ndarray, dict]]) -> dict[str, float]:
     """Mean SI-SNR of noisy and enhanced validation mixtures (dB), one item at a time, on the
@@ -173,15 +198,17 @@ class Trainer:
         # Denormal floats can make CPU steps many times slower: the first default run here stalled
         # (>10x slower steps) and the rerun with flushing did not, logging identical losses.
         torch.set_flush_denormal(True)
-        self.train_files, self.val_files = config.data.split()
-        self.mix = config.data.mixture_config()
-        noise, self.noise_records = (recorded_noise_sources() if config.data.recorded_noise else ([], []))
+        data, options = config.data, config.data.storage_options
+        self.train_files, self.val_files = data.split(options)
+        self.mix = data.mixture_config()
+        noise, self.noise_records = self._recorded_noise()
         # Every rank draws different mixtures; rank 0 (and a plain process) uses `seed` itself.
-        self.dataset = MixtureDataset(self.train_files, self.mix, seed=config.seed + self.worker.rank,
-                                      recorded_noise=noise or None,
-                                      recorded_noise_prob=config.data.recorded_noise_prob if noise else 0.0)
-        self.validation = (make_validation_set(load_speech(self.val_files), config.data.validation_items,
-                                               config.data.validation_seed, self.mix) if self.main else [])
+        self.dataset = MixtureDataset(load_clips(self.train_files, storage_options=options), self.mix,
+                                      seed=config.seed + self.worker.rank, recorded_noise=noise or None,
+                                      recorded_noise_prob=data.recorded_noise_prob if noise else 0.0)
+        self.validation = (make_validation_set(load_clips(self.val_files, storage_options=options),
+                                               data.validation_items, data.validation_seed, self.mix)
+                           if self.main else [])
         # self.model is the bare network: validated, checkpointed, resumed (no `module.` prefixes);
         # self.net is what the training step calls: the model or its DistributedDataParallel wrapper.
         self.model = FRCRN(config.model).to(self.device)
@@ -222,6 +249,23 @@ class Trainer:
             self.step, self.seconds = int(previous.get("steps", 0)), float(previous.get("seconds", 0.0))
             self._log({"event": "init", "from": str(self.config.init_from), "sha256": info.sha256, "step": self.step})
 
+    def _recorded_noise(self) -> tuple[list[np.ndarray], list[dict[str, Any]]]:
+        """The recorded-noise pool (the user's ``noise`` files, then the Debian sounds) and its
+        provenance records."""
+        data = self.config.data
+        arrays: list[np.ndarray] = []
+        records: list[dict[str, Any]] = []
+        if data.noise:
+            files = audio_files(data.noise, data.storage_options)
+            arrays = [a for a in load_clips(files, storage_options=data.storage_options) if a.size > 1600]
+            records.append({"source": data.noise, "files": len(files), "usable": len(arrays),
+                            "licence": data.noise_licence or "not stated"})
+        if data.recorded_noise:
+            debian, debian_records = recorded_noise_sources()
+            arrays += debian
+            records += debian_records
+        return arrays, records
+
     def _save_last(self) -> None:
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(), "step": self.step, "seconds": self.seconds,
@@ -235,17 +279,23 @@ class Trainer:
         return {
             "training": {"steps": self.step, "seconds": round(self.seconds, 1), "batch_size": cfg.optim.batch_size,
                          "workers": self.worker.world_size, "device": self.device.type,
-                         "crop_seconds": self.mix.crop_seconds, "config": asdict(cfg)},
+                         "crop_seconds": self.mix.crop_seconds, "config": _shareable(cfg)},
             "metrics": {"validation": metrics},
             "data": {
-                "speech": {"source": "DNS Challenge 2020 synthetic no_reverb test set, enhanced by the official "
-                                     "FRCRN (GitHub alibabasglab/FRCRN, FRCRN_enh_DNS_no_reverb)",
-                           "licence": "CC BY 4.0 (Microsoft DNS Challenge; Zhao et al. 2022)",
+                "speech": {**self._speech_source(),
                            "train_files": len(self.train_files), "validation_files": [os.path.basename(f) for f in self.val_files]},
                 "noise": {"generator": "frcrn.noise (synthetic families, made by this project)",
                           "recorded": self.noise_records},
             },
         }
+
+    def _speech_source(self) -> dict[str, str]:
+        data = self.config.data
+        if data.speech == DataConfig.speech:
+            return {"source": "DNS Challenge 2020 synthetic no_reverb test set, enhanced by the official "
+                              "FRCRN (GitHub alibabasglab/FRCRN, FRCRN_enh_DNS_no_reverb)",
+                    "licence": data.speech_licence or "CC BY 4.0 (Microsoft DNS Challenge; Zhao et al. 2022)"}
+        return {"source": data.speech, "licence": data.speech_licence or "not stated"}
 
     def _log(self, record: dict[str, Any]) -> None:
         if not self.main:

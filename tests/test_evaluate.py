@@ -83,13 +83,13 @@ def test_config_errors_name_the_key():
 
 @needs_shared
 def test_synthetic_items_are_the_training_validation_mixtures():
-    from frcrn.mixtures import load_speech, make_validation_set, split_speech_files, speech_files
+    from frcrn.mixtures import load_clips, make_validation_set, split_speech_files, audio_files
     from frcrn.train import DataConfig
 
     items = ev.synthetic_items(ev.SyntheticSet(count=2))
     data = DataConfig(crop_seconds=2.0)
-    _, val = split_speech_files(speech_files(data.speech), data.validation_fraction, data.split_seed)
-    want = make_validation_set(load_speech(val), 2, data.validation_seed, data.mixture_config())
+    _, val = split_speech_files(audio_files(data.speech), data.validation_fraction, data.split_seed)
+    want = make_validation_set(load_clips(val), 2, data.validation_seed, data.mixture_config())
     for item, (noisy, clean, meta) in zip(items, want):
         got_noisy, got_clean = item.load()
         assert np.array_equal(got_noisy, noisy) and np.array_equal(got_clean, clean)

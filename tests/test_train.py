@@ -21,6 +21,7 @@ from frcrn.model import FRCRN
 from frcrn.model_config import ModelConfig
 from frcrn.train import DataConfig, DistributedConfig, OptimConfig, TrainConfig, Trainer, Worker
 from frcrn.typed_config import ConfigError, load_typed
+from tests.job.conftest import moto_endpoint, s3  # noqa: F401 - fixtures: a real S3 API server
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "data" / "dns_no_reverb_frcrn_enhanced"
@@ -50,7 +51,8 @@ def speech(tmp_path_factory) -> str:
 
 
 def tiny_config(speech: str, out_dir: Path, **changes) -> TrainConfig:
-    config = TrainConfig(model=TINY, data=DataConfig(speech=speech, crop_seconds=0.5, validation_items=2),
+    config = TrainConfig(model=TINY, data=DataConfig(speech=speech, speech_licence="CC BY 4.0",
+                                                                  crop_seconds=0.5, validation_items=2),
                          optim=OptimConfig(batch_size=2), out_dir=str(out_dir), steps=2, eval_every=2,
                          log_every=1, device="cpu", num_threads=1)
     return dataclasses.replace(config, **changes)
@@ -59,7 +61,7 @@ def tiny_config(speech: str, out_dir: Path, **changes) -> TrainConfig:
 def tiny_yaml(speech: str, out_dir: Path, path: Path) -> str:
     path.write_text(f"""\
 model: {{width: 8, fsmn_hidden: 8}}
-data: {{speech: "{speech}", crop_seconds: 0.5, validation_items: 2}}
+data: {{speech: "{speech}", speech_licence: CC BY 4.0, crop_seconds: 0.5, validation_items: 2}}
 optim: {{batch_size: 2}}
 out_dir: {out_dir}
 eval_every: 2
@@ -170,6 +172,40 @@ def test_workers_draw_different_mixtures(speech, tmp_path):
     assert plain.validation and not rank1.validation  # rank 0 alone validates
     first = [next(iter(t._batches()))[0] for t in (plain, rank1)]
     assert not torch.equal(first[0], first[1])
+
+
+def test_speech_and_noise_from_s3_train_and_stay_out_of_the_checkpoint(s3, tmp_path):
+    """Speech as an s3:// glob, noise as an s3:// list file, through s3fs against a real S3 API
+    server; the provenance names both sources and licences but never the storage credentials."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    client, bucket = s3["client"], s3["bucket"]
+    rng = np.random.default_rng(0)
+    for name in sorted(CORPUS.glob("*.wav"))[:4]:
+        client.put_object(Bucket=bucket, Key=f"speech/{name.name}", Body=name.read_bytes())
+    for i in range(2):
+        buf = io.BytesIO()
+        sf.write(buf, rng.normal(0, 0.1, 16000).astype(np.float32), 16000, format="WAV")
+        client.put_object(Bucket=bucket, Key=f"noise/rec{i}.wav", Body=buf.getvalue())
+    client.put_object(Bucket=bucket, Key="noise/list.txt", Body=b"rec0.wav\nrec1.wav\n")
+    data = DataConfig(speech=f"s3://{bucket}/speech/*.wav", speech_licence="CC BY 4.0",
+                      noise=f"s3://{bucket}/noise/list.txt", noise_licence="CC0-1.0", recorded_noise_prob=1.0,
+                      crop_seconds=0.5, validation_items=2, storage_options=s3["options"])
+    out = tmp_path / "run"
+    trainer = Trainer(dataclasses.replace(tiny_config("", out), data=data))
+    assert len(trainer.train_files) == 3 and trainer.val_files[0].startswith(f"s3://{bucket}/speech/")
+    assert next(trainer.dataset.items(np.random.default_rng(0)))[2]["family"] == "recorded"
+    trainer.run()
+    prov = json.loads((out / "best.json").read_text())["provenance"]
+    assert prov["data"]["speech"]["source"] == f"s3://{bucket}/speech/*.wav"
+    assert prov["data"]["speech"]["licence"] == "CC BY 4.0"
+    assert prov["data"]["noise"]["recorded"] == [{"source": f"s3://{bucket}/noise/list.txt", "files": 2,
+                                                  "usable": 2, "licence": "CC0-1.0"}]
+    recorded_options = prov["training"]["config"]["data"]["storage_options"]
+    assert recorded_options == sorted(s3["options"]) and "testing" not in json.dumps(prov)
 
 
 def test_config_keys_and_defaults():

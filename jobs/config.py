@@ -97,6 +97,9 @@ class ModelConfig:
     batch_size: int = 1
     """Windows per model forward pass (windows of several files are packed together); 1 is
     fastest on CPU, GPUs want 8-32; 0 = auto (1 on CPU, sized by free memory on a GPU)."""
+    auto_memory_fraction: float = 0.6
+    """batch_size 0 on a GPU: the share of free GPU memory the windows of one batch may take."""
+    max_auto_batch_size: int = 64
     restore_gain: bool = True
     num_threads: int | None = None
     """Torch intra-op threads per CPU replica; null = compute.cpus_per_replica."""
@@ -104,6 +107,16 @@ class ModelConfig:
     factory: str | None = None
     """Advanced: "module:callable" building the enhancer from the model settings instead of
     FRCRN (a custom wrapper); it must offer enhance_many(), enhance(), model_id, checkpoint_sha256."""
+
+    def enhance_options(self) -> dict[str, Any]:
+        """These settings as ``frcrn.enhance.EnhanceConfig`` keyword arguments (plain data, so the
+        driver needs no torch to build them)."""
+        return {name: getattr(self, name) for name in ENHANCE_OPTIONS}
+
+
+#: The model-section keys that are frcrn.enhance.EnhanceConfig's own (same names, same meaning).
+ENHANCE_OPTIONS = ("device", "precision", "window_seconds", "overlap_seconds", "batch_size",
+                   "auto_memory_fraction", "max_auto_batch_size", "restore_gain", "num_threads")
 
 
 @dataclass(frozen=True)
@@ -238,9 +251,7 @@ class JobConfig:
             EnhanceConfig = None
         if EnhanceConfig is not None:
             try:
-                EnhanceConfig(device=m.device, precision=m.precision, window_seconds=m.window_seconds,
-                              overlap_seconds=m.overlap_seconds, batch_size=m.batch_size,
-                              restore_gain=m.restore_gain, num_threads=m.num_threads)
+                EnhanceConfig(**m.enhance_options())
             except ValueError as err:
                 raise ConfigError(f"model: {err}") from None
         if any(not p for p in self.input.allowed_prefixes):

@@ -206,11 +206,9 @@ def _build_dataset(todo: pd.DataFrame, cfg: JobConfig, settings: StageSettings, 
     if device == "auto":
         device = "cuda" if c.gpus_per_replica > 0 else "cpu"
     num_threads = m.num_threads or (max(1, int(c.cpus_per_replica)) if device == "cpu" else None)
-    model = ModelSettings(
-        checkpoint=m.checkpoint, device=device, precision=m.precision, window_seconds=m.window_seconds,
-        overlap_seconds=m.overlap_seconds, batch_size=m.batch_size, restore_gain=m.restore_gain,
-        num_threads=num_threads, storage_options=m.storage_options, factory=m.factory,
-    )
+    model = ModelSettings(checkpoint=m.checkpoint,
+                          enhance={**m.enhance_options(), "device": device, "num_threads": num_threads},
+                          storage_options=m.storage_options, factory=m.factory)
     # Small blocks (one read task each) so reads spread over the cluster from the start, but at
     # most ~4096 of them: millions of tiny blocks would cost the driver more than they save.
     uris = todo[["input_uri", "output_uri"]].reset_index(drop=True)

@@ -174,13 +174,8 @@ def _score_into(scorer, samples: np.ndarray, row: dict[str, Any], which: str) ->
 @dataclass(frozen=True)
 class ModelSettings:
     checkpoint: str | None
-    device: str
-    precision: str
-    window_seconds: float
-    overlap_seconds: float
-    batch_size: int
-    restore_gain: bool
-    num_threads: int | None
+    enhance: dict[str, Any]
+    """frcrn.enhance.EnhanceConfig keyword arguments, device and threads resolved for a replica."""
     storage_options: dict[str, Any] = field(default_factory=dict, repr=False)
     factory: str | None = None
 
@@ -192,12 +187,7 @@ def load_enhancer(ms: ModelSettings):
         return getattr(importlib.import_module(module), name)(ms)
     from frcrn.enhance import EnhanceConfig, Enhancer
 
-    config = EnhanceConfig(
-        device=ms.device, precision=ms.precision, window_seconds=ms.window_seconds,
-        overlap_seconds=ms.overlap_seconds, batch_size=ms.batch_size,
-        restore_gain=ms.restore_gain, num_threads=ms.num_threads,
-    )
-    return Enhancer.from_checkpoint(ms.checkpoint, config=config, storage_options=ms.storage_options or None)
+    return Enhancer.from_checkpoint(ms.checkpoint, config=EnhanceConfig(**ms.enhance), storage_options=ms.storage_options or None)
 
 
 class Enhance:

@@ -20,18 +20,23 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .losses import frcrn_loss, si_snr
+from .losses import LossParts, frcrn_loss, si_snr
 from .mixtures import MixtureDataset, SpeechMixtures, audio_files, load_clips, make_validation_set
 from .model import FRCRN
 from .model_config import ModelConfig
+
+BATCHES_PER_EPOCH = 1000
+"""The mixture stream is endless; an epoch is a reseeding point of it (the data RNG is
+``[seed + rank, epoch]``), and with the index inside it, the position a resumed run continues from."""
 
 
 @dataclass(frozen=True)
@@ -217,6 +222,7 @@ class Trainer:
             self.optimizer, mode="max", factor=config.optim.plateau_factor,
             patience=config.optim.plateau_patience, min_lr=config.optim.min_lr)
         self.step, self.seconds, self.best, self.epoch = 0, 0.0, -math.inf, 0
+        self.batch_in_epoch = 0  # batches of `epoch` already trained on
         self.best_metrics: dict[str, float] = {}
         self._evaluated_at: int | None = None
         self._resume()
@@ -236,7 +242,10 @@ class Trainer:
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
             self.step, self.seconds, self.best = state["step"], state["seconds"], state["best"]
-            self.epoch = state.get("epoch", 0) + 1
+            if "batch_in_epoch" in state:  # continue the epoch's mixture stream where it stopped
+                self.epoch, self.batch_in_epoch = state["epoch"], state["batch_in_epoch"]
+            else:  # a last.pt from before positions were saved: start a fresh epoch
+                self.epoch, self.batch_in_epoch = state.get("epoch", 0) + 1, 0
             self.best_metrics = state.get("best_metrics", {})
             self._log({"event": "resume", "step": self.step})
         elif self.config.init_from:
@@ -269,7 +278,8 @@ class Trainer:
     def _save_last(self) -> None:
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(), "step": self.step, "seconds": self.seconds,
-                 "best": self.best, "epoch": self.epoch, "best_metrics": self.best_metrics}
+                 "best": self.best, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
+                 "best_metrics": self.best_metrics}
         tmp = self.out / "last.pt.tmp"
         torch.save(state, tmp)
         os.replace(tmp, self.out / "last.pt")
@@ -345,16 +355,25 @@ class Trainer:
         return box[0]
 
     # -- loop -------------------------------------------------------------------------------
-    def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def _batches(self) -> Iterator[tuple[int, int, tuple[torch.Tensor, torch.Tensor]]]:
+        """Endless ``(epoch, index, batch)`` from the saved position on.
+
+        Why the position: mixtures are a pure function of (seed, rank, epoch, index), so a resumed
+        run that skips the batches it already trained on sees exactly the batches an uninterrupted
+        run would have: resuming gives the same weights, not merely similar ones. Skipping costs
+        the mixing alone (a few ms per item), never a training step.
+        """
+        epoch, skip = self.epoch, self.batch_in_epoch
         while True:
-            self.dataset.set_epoch(self.epoch)
+            self.dataset.set_epoch(epoch)
             loader = torch.utils.data.DataLoader(self.dataset, batch_size=self.config.optim.batch_size,
                                                  pin_memory=self.device.type == "cuda")
             for i, batch in enumerate(loader):
-                yield batch
-                if i >= 1000:
+                if i >= skip:
+                    yield epoch, i, batch
+                if i + 1 >= BATCHES_PER_EPOCH:
                     break
-            self.epoch += 1
+            epoch, skip = epoch + 1, 0
 
     def evaluate_and_save(self) -> dict[str, float]:
         """Rank 0 validates and writes; every rank applies the same metrics to its scheduler (so
@@ -375,27 +394,32 @@ class Trainer:
             self.worker.report({"step": self.step, "lr": lr, "best_si_snr_enhanced": self.best, **metrics})
         return metrics
 
+    def train_step(self, noisy: torch.Tensor, clean: torch.Tensor) -> LossParts:
+        """One optimiser update on one batch; returns the loss measured before the update."""
+        noisy = noisy.to(self.device, non_blocking=True)
+        clean = clean.to(self.device, non_blocking=True)
+        loss = frcrn_loss(self.model, noisy, clean, self.net(noisy))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.total.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.optim.grad_clip)
+        self.optimizer.step()
+        self.step += 1
+        return loss
+
     def run(self) -> None:
         cfg = self.config
         self.net.train()
         deadline = time.monotonic() + cfg.max_hours * 3600 if cfg.max_hours else math.inf
         window_loss, window_start, window_items = [], time.monotonic(), 0
-        for noisy, clean in self._batches():
+        for epoch, index, (noisy, clean) in self._batches():
             out_of_time = time.monotonic() >= deadline
             if math.isfinite(deadline):  # clocks differ between ranks: stop together
                 out_of_time = self._any_rank(out_of_time)
             if self.step >= cfg.steps or out_of_time:
                 break
             started = time.monotonic()
-            noisy = noisy.to(self.device, non_blocking=True)
-            clean = clean.to(self.device, non_blocking=True)
-            out = self.net(noisy)
-            loss = frcrn_loss(self.model, noisy, clean, out)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.total.backward()
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
-            self.optimizer.step()
-            self.step += 1
+            loss = self.train_step(noisy, clean)
+            self.epoch, self.batch_in_epoch = epoch, index + 1
             window_loss.append(torch.stack([loss.total, loss.amp, loss.phase, loss.si_snr]).detach().cpu().tolist())
             self.seconds += time.monotonic() - started
             window_items += noisy.shape[0]

@@ -26,7 +26,8 @@ from tests.job.conftest import moto_endpoint, s3  # noqa: F401 - fixtures: a rea
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "data" / "dns_no_reverb_frcrn_enhanced"
 TINY = ModelConfig(width=8, fsmn_hidden=8)
-LAST_KEYS = {"model", "optimizer", "scheduler", "step", "seconds", "best", "epoch", "best_metrics"}
+LAST_KEYS = {"model", "optimizer", "scheduler", "step", "seconds", "best", "epoch", "batch_in_epoch",
+             "best_metrics"}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -123,6 +124,44 @@ def test_si_snr():
     assert abs(float(si_snr(noisy, x))) < 3  # about 0 dB at equal power
 
 
+def test_loss_is_the_published_clamped_cirm_mse_minus_si_snr_on_a_tiny_case():
+    """frcrn_loss against its definition written out in numpy: the target mask S/Y as complex
+    division, each of its real and imaginary parts set to 1 above 2 and to -1 below -2, the MSE of
+    each part times the 2F spectral rows, minus the SI-SNR of the waveform in dB."""
+    import numpy as np
+
+    from frcrn.model import FRCRNOutput
+
+    model = FRCRN(TINY)
+    g = torch.Generator().manual_seed(3)
+    clean = 0.1 * torch.randn(1, 3200, generator=g)
+    noisy = clean + 0.1 * torch.randn(1, 3200, generator=g)
+    frames = model.stft(noisy).shape[-1]
+    bins = TINY.freq_bins
+    mask = 0.3 * torch.randn(1, 2 * bins, frames, generator=g)
+    wav = 0.8 * clean + 0.02 * torch.randn(1, 3200, generator=g)
+    loss = frcrn_loss(model, noisy, clean, FRCRNOutput(wav=wav, mask=mask, mask_l1=mask, spec=mask))
+
+    spectrum = {name: model.stft(x)[0].double().numpy() for name, x in (("S", clean), ("Y", noisy))}
+    S, Y = (spectrum[k][:bins] + 1j * spectrum[k][bins:] for k in ("S", "Y"))
+    ratio = S * np.conj(Y) / (np.abs(Y) ** 2 + 1e-8)
+    assert (np.abs(ratio.real) > 2).any() or (np.abs(ratio.imag) > 2).any(), "the case must exercise the clamp"
+
+    def clamp(x):
+        return np.where(x > 2, 1.0, np.where(x < -2, -1.0, x))
+
+    m = mask[0].double().numpy()
+    amp = np.mean((m[:bins] - clamp(ratio.real)) ** 2) * 2 * bins
+    phase = np.mean((m[bins:] - clamp(ratio.imag)) ** 2) * 2 * bins
+    est, ref = wav[0].double().numpy(), clean[0].double().numpy()
+    target = est @ ref / (ref @ ref) * ref
+    snr = 10 * np.log10(target @ target / ((est - target) @ (est - target)))
+    assert loss.amp.item() == pytest.approx(amp, rel=1e-4)
+    assert loss.phase.item() == pytest.approx(phase, rel=1e-4)
+    assert loss.si_snr.item() == pytest.approx(snr, abs=1e-3)
+    assert loss.total.item() == pytest.approx(amp + phase - snr, rel=1e-4)
+
+
 def test_frcrn_loss_backward_gives_finite_grads():
     torch.manual_seed(0)
     model = FRCRN(TINY)
@@ -165,12 +204,50 @@ def test_plain_process_trains_saves_and_resumes(speech, tmp_path, capsys, recwar
     assert json.loads((out / "best.json").read_text())["provenance"]["training"]["steps"] in (2, 3)
 
 
+def test_a_training_step_lowers_the_loss_on_a_fixed_batch(speech, tmp_path):
+    trainer = Trainer(tiny_config(speech, tmp_path / "run"))
+    _, _, (noisy, clean) = next(trainer._batches())
+
+    def loss_now() -> float:
+        with torch.no_grad():
+            return frcrn_loss(trainer.model, noisy, clean, trainer.model(noisy)).total.item()
+
+    before = loss_now()
+    measured = trainer.train_step(noisy, clean)
+    assert measured.total.item() == pytest.approx(before, rel=1e-5)
+    assert loss_now() < before and trainer.step == 1
+
+
+def test_resume_gives_the_state_an_uninterrupted_run_reaches(speech, tmp_path):
+    """3 steps in one go, and 2 steps then a resumed run to 3, end with identical weights, optimiser
+    and scheduler state: the resumed run continues the same mixture stream, not a fresh one."""
+    Trainer(tiny_config(speech, tmp_path / "straight", steps=3)).run()
+    Trainer(tiny_config(speech, tmp_path / "stopped", steps=2)).run()
+    halfway = read_last(tmp_path / "stopped")
+    assert (halfway["step"], halfway["epoch"], halfway["batch_in_epoch"]) == (2, 0, 2)
+    resumed = Trainer(tiny_config(speech, tmp_path / "stopped", steps=3))
+    assert resumed.step == 2
+    for name, tensor in resumed.model.state_dict().items():
+        assert torch.equal(tensor, halfway["model"][name]), name
+    resumed.run()
+
+    straight, stopped = read_last(tmp_path / "straight"), read_last(tmp_path / "stopped")
+    assert stopped["step"] == straight["step"] == 3
+    for name, tensor in straight["model"].items():
+        assert torch.equal(stopped["model"][name], tensor), name
+    for (_, a), (_, b) in zip(sorted(straight["optimizer"]["state"].items()),
+                              sorted(stopped["optimizer"]["state"].items())):
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    assert stopped["scheduler"] == straight["scheduler"]
+    assert stopped["best"] == straight["best"]
+
+
 def test_workers_draw_different_mixtures(speech, tmp_path):
     config = tiny_config(speech, tmp_path / "run")
     plain, rank1 = Trainer(config), Trainer(config, Worker(rank=1))
     assert plain.dataset.seed == config.seed and rank1.dataset.seed == config.seed + 1
     assert plain.validation and not rank1.validation  # rank 0 alone validates
-    first = [next(iter(t._batches()))[0] for t in (plain, rank1)]
+    first = [next(iter(t._batches()))[2][0] for t in (plain, rank1)]
     assert not torch.equal(first[0], first[1])
 
 

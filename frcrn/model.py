@@ -21,6 +21,23 @@ ENCODER_KERNELS = ((5, 2), (5, 2), (5, 2), (5, 2), (5, 2), (5, 2), (2, 2))
 DECODER_KERNELS = ((2, 2), (5, 2), (5, 2), (5, 2), (6, 2), (5, 2), (5, 2))
 
 
+def unet_kernels(config: ModelConfig) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
+    """(encoder, decoder) kernels for ``config.depth``: the first depth/2 levels of the official
+    encoder, and decoders whose frequency kernels give each skip connection its encoder's size back.
+
+    Why derive the decoders: a transposed stride-2 convolution maps n bins to 2(n - 1) + k, so the
+    kernel that restores an encoder's input size is fixed by the sizes; at depth 14 this yields the
+    official DECODER_KERNELS exactly (321 -> 159 -> 78 -> 37 -> 17 -> 7 -> 2 -> 1 and back).
+    """
+    levels = config.depth // 2
+    encoders = ENCODER_KERNELS[:levels]
+    sizes = [config.freq_bins]
+    for kernel, _ in encoders:
+        sizes.append((sizes[-1] - kernel) // 2 + 1)
+    decoders = tuple((sizes[levels - 1 - i] - 2 * (sizes[levels - i] - 1), 2) for i in range(levels))
+    return encoders, decoders
+
+
 class UNet(nn.Module):
     """Complex UNet with FSMN blocks along frequency, a time FSMN in the middle and SE'd skips.
 
@@ -32,15 +49,16 @@ class UNet(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         w, h, k, r = config.width, config.fsmn_hidden, config.fsmn_order, config.se_reduction
-        n = len(ENCODER_KERNELS)
+        encoder_kernels, decoder_kernels = unet_kernels(config)
+        n = len(encoder_kernels)
         self.num_layers = n
         self.encoders = nn.ModuleList(
-            ComplexConv(1 if i == 0 else w, w, ENCODER_KERNELS[i], (2, 1), (0, 1)) for i in range(n))
+            ComplexConv(1 if i == 0 else w, w, encoder_kernels[i], (2, 1), (0, 1)) for i in range(n))
         self.fsmn_enc = nn.ModuleDict({str(i): ComplexFsmn(w, h, k, axis=2, num_layers=1) for i in range(1, n)})
         self.se_layers_enc = nn.ModuleList(ComplexSE(w, r) for _ in range(n - 1))
         self.fsmn = ComplexFsmn(w, h, k, axis=3, num_layers=2)
         self.decoders = nn.ModuleList(
-            ComplexConv(w if i == 0 else 2 * w, w if i < n - 1 else 1, DECODER_KERNELS[i], (2, 1), (0, 1),
+            ComplexConv(w if i == 0 else 2 * w, w if i < n - 1 else 1, decoder_kernels[i], (2, 1), (0, 1),
                         transposed=True, input_groups=1 if i == 0 else 2)
             for i in range(n))
         self.fsmn_dec = nn.ModuleList(ComplexFsmn(w, h, k, axis=2, num_layers=1) for _ in range(n - 1))

@@ -1,8 +1,8 @@
 """Shape of an FRCRN network, as data.
 
 The official `damo/speech_frcrn_ans_cirm_16k` network is `ModelConfig()`; smaller networks (for the
-project's CPU-trained default) change `width` and `fsmn_hidden`. The checkpoint format records this
-object, so loading a checkpoint always builds the matching network.
+project's CPU-trained default) change `width` and `fsmn_hidden`, and may be shallower (`depth`).
+The checkpoint format records this object, so loading a checkpoint always builds the matching network.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ class ModelConfig:
     se_reduction: int = 8
     """Channel reduction inside the complex squeeze-and-excitation layers."""
     depth: int = 14
-    """UNet depth (encoder + decoder layers). Only 14 exists for the 640-point STFT (7 stride-2 steps
-    take 321 frequency bins to 1)."""
+    """UNet depth (encoder + decoder layers), even, 4..14. 14 is the official network: 7 stride-2
+    levels take the 321 frequency bins to 1. A shallower net keeps the first depth/2 levels and
+    runs its middle (time) FSMN on the bins left (see `frcrn.model.unet_kernels`)."""
     win_len: int = 640
     hop: int = 320
     fft_len: int = 640
@@ -39,8 +40,8 @@ class ModelConfig:
             problems.append(f"fsmn_hidden must be positive, got {self.fsmn_hidden}")
         if self.fsmn_order < 1:
             problems.append(f"fsmn_order must be positive, got {self.fsmn_order}")
-        if self.depth != 14:
-            problems.append(f"only depth 14 is supported (the official architecture), got {self.depth}")
+        if self.depth not in range(4, 15, 2):
+            problems.append(f"depth must be even, from 4 to 14 (14 is the official network), got {self.depth}")
         if (self.win_len, self.hop, self.fft_len) != (640, 320, 640):
             problems.append("the STFT is fixed at win_len=640, hop=320, fft_len=640 (the UNet's kernel "
                             f"sizes assume 321 bins), got {self.win_len}/{self.hop}/{self.fft_len}")

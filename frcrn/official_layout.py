@@ -96,12 +96,14 @@ def infer_config(canonical: Mapping[str, torch.Tensor]) -> ModelConfig:
         squeeze = canonical["unet.se_layers_enc.0.fc_r.0.weight"].shape[0]
     except KeyError as missing:
         raise LayoutError(f"not an FRCRN checkpoint in the official layout: key {missing} is missing") from None
+    # Depth stays 14, the released network's: a file in the official layout with a layer missing is
+    # reported as missing keys, never re-read as a shallower net.
     return ModelConfig(width=width, fsmn_hidden=hidden, fsmn_order=order, se_reduction=width // squeeze)
 
 
 def _is_unused(native_key: str, config: ModelConfig) -> bool:
     """Layers the reference builds but never runs; they exist in official files and are dropped."""
-    n = 7  # layers per UNet side at depth 14
+    n = config.depth // 2  # layers per UNet side
     unused = (".fsmn_enc.0.", f".fsmn_dec.{n - 1}.", f".se_layers_enc.{n - 1}.", f".se_layers_dec.{n - 2}.")
     return any(u in native_key for u in unused)
 

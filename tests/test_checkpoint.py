@@ -141,6 +141,36 @@ def test_narrow_model_round_trips_with_its_config(tmp_path, probe):
     assert torch.equal(_run(loaded, probe), _run(model, probe))
 
 
+def test_depth_14_is_the_official_unet_geometry():
+    from frcrn.model import DECODER_KERNELS, ENCODER_KERNELS, unet_kernels
+
+    assert unet_kernels(ModelConfig()) == (ENCODER_KERNELS, DECODER_KERNELS)
+
+
+@pytest.mark.parametrize("depth", [4, 6, 8, 10, 12])
+def test_shallower_unets_enhance_to_the_same_length_and_round_trip_with_their_depth(depth, tmp_path, probe):
+    torch.manual_seed(depth)
+    config = ModelConfig(width=8, fsmn_hidden=8, depth=depth)
+    model = FRCRN(config).eval()
+    assert len(model.unet1.encoders) == len(model.unet1.decoders) == depth // 2
+    out = _run(model, probe)
+    assert out.shape == _run(FRCRN(ModelConfig(width=8, fsmn_hidden=8)).eval(), probe).shape
+    assert torch.isfinite(out).all()
+    model.channels_last = False  # the training layout gives the same numbers
+    assert torch.allclose(_run(model, probe), out, atol=1e-5)
+    model.channels_last = True
+    path = tmp_path / f"depth{depth}.safetensors"
+    save_checkpoint(model.eval(), path, model_id=f"depth-{depth}")
+    loaded, info = load_checkpoint(path)
+    assert info.config.depth == depth and torch.equal(_run(loaded, probe), out)
+
+
+@pytest.mark.parametrize("depth", [2, 7, 16])
+def test_unsupported_depths_are_refused_with_the_allowed_range(depth):
+    with pytest.raises(ValueError, match=f"depth must be even, from 4 to 14 .*got {depth}"):
+        ModelConfig(depth=depth)
+
+
 def test_loads_from_an_fsspec_memory_url(official_file, probe):
     base = f"memory://frcrn-tests-{uuid.uuid4().hex}"
     fs = fsspec.filesystem("memory")

@@ -226,17 +226,11 @@ class JobConfig:
             (min(c.task_retries, c.replica_restarts, c.replica_task_retries, c.io_retries) >= 0,
              "compute.*retries/restarts must be >= 0"),
             (c.target_max_block_mb >= 1, "compute.target_max_block_mb must be >= 1"),
-            (m.window_seconds > 0, "model.window_seconds must be > 0"),
-            (0 <= m.overlap_seconds < m.window_seconds, "model.overlap_seconds must be in [0, window_seconds)"),
-            (m.batch_size >= 0, "model.batch_size must be >= 1, or 0 = auto"),
-            (m.num_threads is None or m.num_threads >= 1, "model.num_threads must be >= 1"),
             (self.limits.max_seconds is None or self.limits.max_seconds > 0, "limits.max_seconds must be > 0"),
             (self.limits.max_bytes is None or self.limits.max_bytes > 0, "limits.max_bytes must be > 0"),
             (bool(self.input.uri), "input.uri must not be empty"),
             (bool(self.output.uri), "output.uri must not be empty"),
             (bool(self.input.column), "input.column must not be empty"),
-            (m.device == "auto" or m.device == "cpu" or m.device.startswith("cuda"),
-             f"model.device must be auto, cpu, cuda or cuda:N, got {m.device!r}"),
             (c.gpus_per_replica == 0 or m.device != "cpu",
              "compute.gpus_per_replica > 0 with model.device=cpu reserves GPUs that are never used"),
             ("/" not in self.output.manifest_dir.strip("/") and self.output.manifest_dir.strip("/") not in ("", ".", ".."),
@@ -245,15 +239,14 @@ class JobConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
-        try:  # the enhancer's own rules on windows/precision, reported under model.*
-            from frcrn.enhance import EnhanceConfig
-        except ImportError:  # pragma: no cover - library not importable here: checked on the workers
-            EnhanceConfig = None
-        if EnhanceConfig is not None:
-            try:
-                EnhanceConfig(**m.enhance_options())
-            except ValueError as err:
-                raise ConfigError(f"model: {err}") from None
+        # The enhancer's own rules (device, precision, windows, batch size, threads), reported under
+        # model.*: one set of rules, so the job never accepts what the replicas would refuse.
+        from frcrn.enhance import EnhanceConfig
+
+        try:
+            EnhanceConfig(**m.enhance_options())
+        except ValueError as err:
+            raise ConfigError(f"model: {err}") from None
         if any(not p for p in self.input.allowed_prefixes):
             raise ConfigError("input.allowed_prefixes entries must not be empty")
         for ext in self.input.extensions:

@@ -64,6 +64,8 @@ def test_overrides_are_yaml_typed(tmp_path):
     ("resume.enabled=maybe", r"resume.enabled: expected true/false"),
     ("compute.min_replicas=0", r"compute.min_replicas must be >= 1"),
     ("model.window_seconds=1.5", r"model: invalid enhance config"),
+    ("model.batch_size=-1", r"model: invalid enhance config: batch_size must be at least 1 \(or 0 = auto\)"),
+    ("model.device=tpu", r"model: invalid enhance config: device must be"),
     ("output.name_template={nope}.wav", r"unknown field \{nope\}"),
     ("compute", r"must look like section.key=value"),
 ])

@@ -16,9 +16,9 @@ from .layers import ComplexConv, ComplexFsmn, ComplexSE
 from .model_config import ModelConfig
 from .stft import ConvSTFTPair
 
-# The depth-14 geometry (frequency kernel, time kernel); strides are (2, 1), paddings (0, 1).
+# The official encoder (frequency kernel, time kernel); strides are (2, 1), paddings (0, 1).
+# The decoders' kernels follow from it (`unet_kernels`).
 ENCODER_KERNELS = ((5, 2), (5, 2), (5, 2), (5, 2), (5, 2), (5, 2), (2, 2))
-DECODER_KERNELS = ((2, 2), (5, 2), (5, 2), (5, 2), (6, 2), (5, 2), (5, 2))
 
 
 def unet_kernels(config: ModelConfig) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
@@ -27,7 +27,7 @@ def unet_kernels(config: ModelConfig) -> tuple[tuple[tuple[int, int], ...], tupl
 
     Why derive the decoders: a transposed stride-2 convolution maps n bins to 2(n - 1) + k, so the
     kernel that restores an encoder's input size is fixed by the sizes; at depth 14 this yields the
-    official DECODER_KERNELS exactly (321 -> 159 -> 78 -> 37 -> 17 -> 7 -> 2 -> 1 and back).
+    official decoder kernels exactly (321 -> 159 -> 78 -> 37 -> 17 -> 7 -> 2 -> 1 and back).
     """
     levels = config.depth // 2
     encoders = ENCODER_KERNELS[:levels]

@@ -142,9 +142,11 @@ def test_narrow_model_round_trips_with_its_config(tmp_path, probe):
 
 
 def test_depth_14_is_the_official_unet_geometry():
-    from frcrn.model import DECODER_KERNELS, ENCODER_KERNELS, unet_kernels
+    from frcrn.model import unet_kernels
 
-    assert unet_kernels(ModelConfig()) == (ENCODER_KERNELS, DECODER_KERNELS)
+    official_encoders = ((5, 2), (5, 2), (5, 2), (5, 2), (5, 2), (5, 2), (2, 2))
+    official_decoders = ((2, 2), (5, 2), (5, 2), (5, 2), (6, 2), (5, 2), (5, 2))  # the reference's set_size
+    assert unet_kernels(ModelConfig()) == (official_encoders, official_decoders)
 
 
 @pytest.mark.parametrize("depth", [4, 6, 8, 10, 12])

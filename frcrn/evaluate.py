@@ -294,20 +294,24 @@ def _read(location: str, config: EvalConfig) -> np.ndarray:
 
 def synthetic_items(s: SyntheticSet, storage_options: dict[str, Any] | None = None) -> list[_Item]:
     """The synthetic set: same files, split, seeds and mixture settings as training's validation set."""
-    from .mixtures import audio_files, load_clips, make_validation_set
+    from .mixtures import _files, load_clips, make_validation_set
 
     try:
-        files = s.split(storage_options)[1] if s.files == "validation" else audio_files(s.speech, storage_options)
+        if s.files == "validation":
+            files, mixes = s.validation_set(s.count, s.seed, storage_options)
+        else:
+            files = _files(s.speech, storage_options)
+            mixes = make_validation_set(load_clips(files, storage_options=storage_options), s.count, s.seed,
+                                        s.mixture_config())
     except FileNotFoundError as err:
-        raise ConfigError(f"synthetic.speech: {err}") from None
-    mixes = make_validation_set(load_clips(files, storage_options=storage_options), s.count, s.seed,
-                                s.mixture_config())
+        raise ConfigError(f"synthetic: {err}") from None
     items = []
     for i, (noisy, clean, meta) in enumerate(mixes):
         if meta.get("noise_only"):
             continue
         info = {"noisy_source": "", "clean_source": files[meta["clip"]], "noise_family": meta["family"],
-                "snr_db": meta["snr_db"], "level_dbfs": meta["actual_level_dbfs"]}
+                "snr_db": meta["snr_db"], "level_dbfs": meta["actual_level_dbfs"],
+                "reverb": bool(meta.get("reverb", False))}
         items.append(_Item("synthetic", f"{i:04d}", (lambda n=noisy, c=clean: (n, c)), info))
     return items
 
@@ -474,6 +478,39 @@ def summarize(items: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+FAMILY_METRICS = ("si_sdr", "pesq_wb", "stoi")
+
+
+def family_summary(items: pd.DataFrame) -> pd.DataFrame:
+    """Mean improvement (enhanced - noisy) of SI-SDR, PESQ-WB and STOI per noise family of the
+    synthetic set, with the item count; one row per family, sorted by name."""
+    synthetic = items[(items["set"] == "synthetic") & (items["error"] == "")] if "set" in items else items.iloc[:0]
+    if synthetic.empty or "noise_family" not in synthetic:
+        return pd.DataFrame(columns=["items", *FAMILY_METRICS])
+    rows = {}
+    for family, group in synthetic.groupby("noise_family", sort=True):
+        row: dict[str, float] = {"items": len(group)}
+        for stem in FAMILY_METRICS:
+            a, b = f"{stem}_noisy", f"{stem}_enhanced"
+            if a in group and b in group:
+                diff = pd.to_numeric(group[b], errors="coerce") - pd.to_numeric(group[a], errors="coerce")
+                row[stem] = float(diff.mean())
+            else:
+                row[stem] = math.nan
+        rows[family] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def format_family_summary(by_family: pd.DataFrame) -> str:
+    """The per-family improvements as a fixed-width text table."""
+    lines = ["improvement per noise family (synthetic set):",
+             f"{'family':<28} {'items':>5} " + " ".join(f"{m:>9}" for m in FAMILY_METRICS)]
+    for family, row in by_family.iterrows():
+        values = " ".join(f"{row[m]:>+9.3f}" if math.isfinite(row[m]) else f"{'-':>9}" for m in FAMILY_METRICS)
+        lines.append(f"{str(family):<28} {int(row['items']):>5} {values}")
+    return "\n".join(lines)
+
+
 def format_summary(summary: pd.DataFrame, title: str = "") -> str:
     """The summary as a fixed-width text table (plus an ``items`` column: how many items each mean covers)."""
     counts = summary.attrs.get("count", {})
@@ -576,6 +613,7 @@ def evaluate(config: EvalConfig, log: Callable[[str], None] = print) -> tuple[pd
         "dnsmos_model": {"source": dnsmos.source, "sha256": dnsmos.sha256} if dnsmos else None,
         "config": dataclasses.asdict(dataclasses.replace(config, storage_options={})),
         "summary": {label: dict(row) for label, row in summary.iterrows()},
+        "by_family": {str(f): dict(row) for f, row in family_summary(table).iterrows()},
         "counts": counts,
         "errors": int((table["error"] != "").sum()),
         "seconds": round(time.monotonic() - started, 1),
@@ -601,6 +639,10 @@ def run_eval(config: EvalConfig, log: Callable[[str], None] = print) -> pd.DataF
         for s in present:
             log("")
             log(format_summary(summarize(table[table["set"] == s]), f"{s} ({int((table['set'] == s).sum())} items):"))
+    by_family = family_summary(table)
+    if len(by_family) > 1:
+        log("")
+        log(format_family_summary(by_family))
     errors = table[table["error"] != ""]
     if len(errors):
         log(f"\n{len(errors)} item(s) failed and have no scores:")

@@ -24,13 +24,16 @@ import glob
 import io
 import os
 import posixpath
-from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from .noise import random_noise
+
+if TYPE_CHECKING:
+    from .sources import NoisePool, RirPool
 
 __all__ = [
     "MixtureConfig",
@@ -74,9 +77,9 @@ class SpeechMixtures:
     (``configs/train_default.yaml``).
     """
 
-    speech: str = "../shared/data/dns_no_reverb_frcrn_enhanced/*.wav"
+    speech: str | tuple[str, ...] = "../shared/data/dns_no_reverb_frcrn_enhanced/*.wav"
     """Clean speech, local or an fsspec URL: a glob (``**`` allowed), a folder, or a list file
-    with one path per line (see :func:`audio_files`)."""
+    with one path per line (see :func:`audio_files`); or a list of these."""
     validation_fraction: float = 0.1
     """Share of the speech FILES held out for validation (split by file, see split_speech_files)."""
     split_seed: int = 0
@@ -86,21 +89,93 @@ class SpeechMixtures:
     """[low, high]: each mixture's SNR is drawn uniformly from this range."""
     level_dbfs: tuple[float, ...] = (-35.0, -15.0)
     """[low, high]: each noisy mixture's RMS level, drawn uniformly (dB re an RMS of 1.0)."""
+    split_by: Literal["file", "speaker"] = "file"
+    """Hold out whole files, or whole speakers (:func:`frcrn.sources.speaker_of`)."""
+    noise: str | tuple[str, ...] | None = None
+    """Recorded noise (same forms as ``speech``); a file's folder names its family. Held in memory."""
+    recorded_noise_prob: float = 0.25
+    """Share of training items whose noise is a recording instead of the synthetic generator
+    (0 when there are no recordings)."""
+    noise_validation_fraction: float = 0.0
+    """Share of each noise family's FILES held out for validation (0: validation uses synthetic
+    noise only, as the first default model's runs did)."""
+    validation_noise_prob: float | None = None
+    """Share of validation items with held-out recorded noise; null = ``recorded_noise_prob``."""
+    rir: str | tuple[str, ...] | None = None
+    """Room impulse responses (same forms as ``speech``): reverberant speech, reverberant target."""
+    rir_prob: float = 0.0
+    """Share of items whose speech is reverberated (training and validation alike)."""
+    rir_validation_fraction: float = 0.1
+    """Share of the impulse-response files held out for validation."""
+    validation_seconds: tuple[float, ...] = ()
+    """[low, high]: length of each validation item, drawn uniformly; empty = ``crop_seconds``."""
+    validation_snr_db: tuple[float, ...] = ()
+    """[low, high]: SNR range of validation items; empty = ``snr_db``."""
 
     def __post_init__(self) -> None:
         if self.crop_seconds <= 0:
             raise ValueError(f"crop_seconds must be positive, got {self.crop_seconds}")
-        for name in ("snr_db", "level_dbfs"):
+        for name in ("snr_db", "level_dbfs", "validation_seconds", "validation_snr_db"):
             value = getattr(self, name)
-            if len(value) != 2 or value[0] > value[1]:
+            if (value or name in ("snr_db", "level_dbfs")) and (len(value) != 2 or value[0] > value[1]):
                 raise ValueError(f"{name} must be [low, high], got {list(value)}")
-        if not 0.0 <= self.validation_fraction < 1.0:
-            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
+        if self.validation_seconds and self.validation_seconds[0] <= 0:
+            raise ValueError(f"validation_seconds must be positive, got {list(self.validation_seconds)}")
+        for name in ("validation_fraction", "noise_validation_fraction", "rir_validation_fraction"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        for name in ("recorded_noise_prob", "validation_noise_prob", "rir_prob"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
 
     def split(self, storage_options: Mapping[str, Any] | None = None) -> tuple[list[str], list[str]]:
         """(train, validation) speech files."""
-        return split_speech_files(audio_files(self.speech, storage_options), self.validation_fraction,
-                                  self.split_seed)
+        from .sources import speaker_of, split_groups
+
+        files = _files(self.speech, storage_options)
+        key = speaker_of if self.split_by == "speaker" else os.fspath
+        return split_groups(files, self.validation_fraction, self.split_seed, key)
+
+    def noise_split(self, storage_options: Mapping[str, Any] | None = None) -> tuple[list[str], list[str]]:
+        """(train, validation) recorded-noise files, split within each family; empty without ``noise``."""
+        from .sources import split_by_family
+
+        if not self.noise:
+            return [], []
+        return split_by_family(_files(self.noise, storage_options), self.noise_validation_fraction,
+                               self.split_seed)
+
+    def rir_split(self, storage_options: Mapping[str, Any] | None = None) -> tuple[list[str], list[str]]:
+        """(train, validation) impulse-response files; empty without ``rir``."""
+        from .sources import split_groups
+
+        if not self.rir:
+            return [], []
+        return split_groups(_files(self.rir, storage_options), self.rir_validation_fraction, self.split_seed)
+
+    def validation_set(self, count: int, seed: int, storage_options: Mapping[str, Any] | None = None
+                       ) -> tuple[list[str], list[tuple[np.ndarray, np.ndarray, dict[str, Any]]]]:
+        """The held-out files and ``count`` fixed validation mixtures of them: held-out speakers (or
+        files), held-out noise and impulse responses, ``validation_seconds`` long. Training's
+        validation and ``frcrn eval``'s synthetic set both come from here."""
+        from .sources import NoisePool, RirPool
+
+        files = self.split(storage_options)[1]
+        noise_files = self.noise_split(storage_options)[1]
+        noise = NoisePool.of(noise_files, load_clips(noise_files, storage_options=storage_options))
+        rir_files = self.rir_split(storage_options)[1] if self.rir_prob else []
+        rirs = RirPool.of(load_clips(rir_files, storage_options=storage_options))
+        prob = self.recorded_noise_prob if self.validation_noise_prob is None else self.validation_noise_prob
+        items = make_validation_set(load_clips(files, storage_options=storage_options), count, seed,
+                                    self.validation_mixture_config(), recorded_noise=noise or None,
+                                    recorded_noise_prob=prob if noise else 0.0, rirs=rirs,
+                                    rir_prob=self.rir_prob, seconds=self.validation_seconds)
+        return files, items
+
+    def validation_mixture_config(self) -> MixtureConfig:
+        mix = self.mixture_config()
+        return replace(mix, snr_db=tuple(self.validation_snr_db)) if self.validation_snr_db else mix
 
     def mixture_config(self) -> MixtureConfig:
         crop = int(round(self.crop_seconds * 16000 / 320)) * 320
@@ -161,6 +236,11 @@ def audio_files(spec: str, storage_options: Mapping[str, Any] | None = None) -> 
     if not files:
         raise FileNotFoundError(f"no audio files match {spec!r}")
     return files
+
+
+def _files(specs: str | Sequence[str], storage_options: Mapping[str, Any] | None = None) -> list[str]:
+    """:func:`audio_files` of one spec or of several, concatenated."""
+    return [f for spec in ([specs] if isinstance(specs, str) else specs) for f in audio_files(spec, storage_options)]
 
 
 def split_speech_files(
@@ -304,14 +384,19 @@ def make_mixture(
     rng: np.random.Generator,
     *,
     weights: np.ndarray | None = None,
-    recorded_noise: Sequence[np.ndarray] | None = None,
+    recorded_noise: NoisePool | Sequence[np.ndarray] | None = None,
     recorded_noise_prob: float = 0.0,
+    rirs: RirPool | None = None,
+    rir_prob: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Draw one ``(noisy, clean, meta)`` item (what the dataset and the validation set use).
 
     ``weights`` are the clip-choice probabilities (default: proportional to length).
-    ``recorded_noise`` (e.g. from :mod:`frcrn.noise_sources`) replaces the synthetic noise with
-    probability ``recorded_noise_prob``; its family is then ``"recorded"``.
+    ``recorded_noise`` replaces the synthetic noise with probability ``recorded_noise_prob``: a
+    :class:`frcrn.sources.NoisePool` (family first, then a file; the family is the item's) or plain
+    arrays (family ``"recorded"``). With ``rirs``, the speech is reverberated with probability
+    ``rir_prob`` and the target is the reverberant speech (``meta["reverb"]``). Without them the
+    random draws are those of earlier versions, so existing seeds give the same items.
     """
     n = config.crop_samples
     if weights is None:
@@ -320,9 +405,16 @@ def make_mixture(
     idx = int(rng.choice(len(speech), p=weights))
     noise_only = bool(rng.random() < config.noise_only_prob)
     clean, offset = _crop(np.asarray(speech[idx], dtype=np.float32), n, rng)
+    reverb = bool(rirs) and bool(rng.random() < rir_prob)
+    if reverb:
+        clean = rirs.reverberate(clean, rng)  # type: ignore[union-attr]
     others = list(speech[:idx]) + list(speech[idx + 1 :])
     if recorded_noise and rng.random() < recorded_noise_prob:
-        family, noise = "recorded", _recorded_crop(recorded_noise, n, rng)
+        if hasattr(recorded_noise, "pick"):
+            family, source = recorded_noise.pick(rng)  # type: ignore[union-attr]
+            noise = _recorded_crop([source], n, rng)
+        else:
+            family, noise = "recorded", _recorded_crop(recorded_noise, n, rng)  # type: ignore[arg-type]
         if _power(noise) <= 0.0:
             family, noise = random_noise(n, rng, sample_rate=config.sample_rate, babble_sources=others)
     else:
@@ -340,6 +432,7 @@ def make_mixture(
         "clip": idx,
         "offset": offset,
         "noise_only": noise_only,
+        "reverb": reverb,
     }
     return noisy, clean_out, meta
 
@@ -363,8 +456,10 @@ class MixtureDataset(torch.utils.data.IterableDataset):
         config: MixtureConfig = MixtureConfig(),
         seed: int = 0,
         *,
-        recorded_noise: Sequence[np.ndarray] | None = None,
+        recorded_noise: NoisePool | Sequence[np.ndarray] | None = None,
         recorded_noise_prob: float = 0.0,
+        rirs: RirPool | None = None,
+        rir_prob: float = 0.0,
     ) -> None:
         super().__init__()
         if len(speech) == 0:
@@ -380,8 +475,9 @@ class MixtureDataset(torch.utils.data.IterableDataset):
         self.config = config
         self.seed = int(seed)
         self.epoch = 0
-        self.recorded_noise = list(recorded_noise) if recorded_noise else None
+        self.recorded_noise = recorded_noise if recorded_noise else None
         self.recorded_noise_prob = float(recorded_noise_prob)
+        self.rirs, self.rir_prob = rirs, float(rir_prob)
         lengths = np.array([len(c) for c in clips], dtype=np.float64)
         self._weights = lengths / lengths.sum()
 
@@ -398,7 +494,8 @@ class MixtureDataset(torch.utils.data.IterableDataset):
         while True:
             yield make_mixture(self.speech, self.config, rng, weights=self._weights,
                                recorded_noise=self.recorded_noise,
-                               recorded_noise_prob=self.recorded_noise_prob)
+                               recorded_noise_prob=self.recorded_noise_prob, rirs=self.rirs,
+                               rir_prob=self.rir_prob)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for noisy, clean, _ in self.items(self._rng()):
@@ -406,20 +503,40 @@ class MixtureDataset(torch.utils.data.IterableDataset):
 
 
 def make_validation_set(
-    speech: Sequence[np.ndarray], count: int, seed: int, config: MixtureConfig
+    speech: Sequence[np.ndarray],
+    count: int,
+    seed: int,
+    config: MixtureConfig,
+    *,
+    recorded_noise: NoisePool | None = None,
+    recorded_noise_prob: float = 0.0,
+    rirs: RirPool | None = None,
+    rir_prob: float = 0.0,
+    seconds: Sequence[float] = (),
 ) -> list[tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
     """A fixed list of ``count`` ``(noisy, clean, meta)`` items, identical for the same inputs.
 
     Drawn exactly like training items from ``numpy.random.default_rng(seed)`` over ``speech``
-    (use the validation split; babble comes from the other validation clips). ``meta`` records
-    ``family``, ``snr_db`` (None for noise-only items), ``level_dbfs`` (asked),
+    (use the validation split; babble comes from the other validation clips), with the held-out
+    noise and impulse responses given. ``seconds`` = [low, high] draws each item's length (whole
+    20 ms hops) from its own generator, ``default_rng([seed, 1])``; empty = ``config.crop_seconds``.
+    ``meta`` records ``family``, ``snr_db`` (None for noise-only items), ``level_dbfs`` (asked),
     ``actual_level_dbfs`` (after clipping protection), ``clip`` (index into ``speech``),
-    ``offset`` and ``noise_only``.
+    ``offset``, ``noise_only`` and ``reverb``.
     """
     clips = [np.asarray(s, dtype=np.float32).reshape(-1) for s in speech]
     if not clips:
         raise ValueError("make_validation_set needs at least one speech clip")
     rng = np.random.default_rng(seed)
+    length_rng = np.random.default_rng([seed, 1])
     lengths = np.array([len(c) for c in clips], dtype=np.float64)
     weights = lengths / lengths.sum()
-    return [make_mixture(clips, config, rng, weights=weights) for _ in range(int(count))]
+    items = []
+    for _ in range(int(count)):
+        item_config = config
+        if seconds:
+            hops = int(round(float(length_rng.uniform(seconds[0], seconds[1])) * config.sample_rate / 320))
+            item_config = replace(config, crop_seconds=max(hops, 1) * 320 / config.sample_rate)
+        items.append(make_mixture(clips, item_config, rng, weights=weights, recorded_noise=recorded_noise,
+                                  recorded_noise_prob=recorded_noise_prob, rirs=rirs, rir_prob=rir_prob))
+    return items

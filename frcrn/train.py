@@ -30,9 +30,10 @@ import torch
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .losses import LossParts, frcrn_loss, si_snr
-from .mixtures import MixtureDataset, SpeechMixtures, audio_files, load_clips, make_validation_set
+from .mixtures import MixtureDataset, SpeechMixtures, load_clips
 from .model import FRCRN
 from .model_config import ModelConfig
+from .sources import NoisePool, RirPool
 
 BATCHES_PER_EPOCH = 1000
 """The mixture stream is endless; an epoch is a reseeding point of it (the data RNG is
@@ -49,23 +50,15 @@ class DataConfig(SpeechMixtures):
     speech_licence: str | None = None
     """Licence of ``speech``, recorded in the checkpoint's provenance (null: the DNS clips'
     licence for the default speech, else "not stated")."""
-    noise: str | None = None
-    """Your own noise recordings (same forms as ``speech``: glob, folder, list file, any fsspec
-    URL); they join the recorded-noise pool. Held in memory, like the speech."""
     noise_licence: str | None = None
     """Licence of ``noise``, recorded in the checkpoint's provenance."""
+    rir_licence: str | None = None
+    """Licence of ``rir``, recorded in the checkpoint's provenance."""
     recorded_noise: bool = False
     """Also mix in recorded sounds from installed Debian packages with CC0/CC-BY licences."""
-    recorded_noise_prob: float = 0.25
-    """Share of training items whose noise is a recording (from ``noise`` and/or the Debian
-    packages) instead of the synthetic generator; 0 when there are no recordings."""
     storage_options: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """fsspec options for URL specs (e.g. an S3 endpoint); never written into checkpoints."""
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not 0.0 <= self.recorded_noise_prob <= 1.0:
-            raise ValueError(f"recorded_noise_prob must be in [0, 1], got {self.recorded_noise_prob}")
 
 
 @dataclass(frozen=True)
@@ -204,16 +197,17 @@ class Trainer:
         # (>10x slower steps) and the rerun with flushing did not, logging identical losses.
         torch.set_flush_denormal(True)
         data, options = config.data, config.data.storage_options
-        self.train_files, self.val_files = data.split(options)
+        self.train_files = data.split(options)[0]
         self.mix = data.mixture_config()
         noise, self.noise_records = self._recorded_noise()
+        rirs = RirPool.of(load_clips(data.rir_split(options)[0] if data.rir_prob else [], storage_options=options))
         # Every rank draws different mixtures; rank 0 (and a plain process) uses `seed` itself.
         self.dataset = MixtureDataset(load_clips(self.train_files, storage_options=options), self.mix,
                                       seed=config.seed + self.worker.rank, recorded_noise=noise or None,
-                                      recorded_noise_prob=data.recorded_noise_prob if noise else 0.0)
-        self.validation = (make_validation_set(load_clips(self.val_files, storage_options=options),
-                                               data.validation_items, data.validation_seed, self.mix)
-                           if self.main else [])
+                                      recorded_noise_prob=data.recorded_noise_prob if noise else 0.0,
+                                      rirs=rirs, rir_prob=data.rir_prob)
+        self.val_files, self.validation = (data.validation_set(data.validation_items, data.validation_seed, options)
+                                           if self.main else ([], []))
         # self.model is the bare network: validated, checkpointed, resumed (no `module.` prefixes);
         # self.net is what the training step calls: the model or its DistributedDataParallel wrapper.
         self.model = FRCRN(config.model).to(self.device)
@@ -258,22 +252,25 @@ class Trainer:
             self.step, self.seconds = int(previous.get("steps", 0)), float(previous.get("seconds", 0.0))
             self._log({"event": "init", "from": str(self.config.init_from), "sha256": info.sha256, "step": self.step})
 
-    def _recorded_noise(self) -> tuple[list[np.ndarray], list[dict[str, Any]]]:
-        """The recorded-noise pool (the user's ``noise`` files, then the Debian sounds) and its
-        provenance records."""
-        data = self.config.data
-        arrays: list[np.ndarray] = []
+    def _recorded_noise(self) -> tuple[NoisePool, list[dict[str, Any]]]:
+        """The training recorded-noise pool (the training split of ``noise``, then the Debian
+        sounds, one family per package) and its provenance records."""
+        data, options = self.config.data, self.config.data.storage_options
+        files = data.noise_split(options)[0]
+        pool = NoisePool.of(files, load_clips(files, storage_options=options))
         records: list[dict[str, Any]] = []
         if data.noise:
-            files = audio_files(data.noise, data.storage_options)
-            arrays = [a for a in load_clips(files, storage_options=data.storage_options) if a.size > 1600]
-            records.append({"source": data.noise, "files": len(files), "usable": len(arrays),
+            records.append({"source": data.noise, "files": len(files), "usable": len(pool),
+                            "validation_files": len(data.noise_split(options)[1]),
+                            "seconds_by_family": pool.seconds_by_family(),
                             "licence": data.noise_licence or "not stated"})
         if data.recorded_noise:
             debian, debian_records = recorded_noise_sources()
-            arrays += debian
+            pool.arrays += debian
+            pool.families += [f"debian:{r['package']}" for r in debian_records]
+            pool.__post_init__()
             records += debian_records
-        return arrays, records
+        return pool, records
 
     def _save_last(self) -> None:
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -293,9 +290,12 @@ class Trainer:
             "metrics": {"validation": metrics},
             "data": {
                 "speech": {**self._speech_source(),
-                           "train_files": len(self.train_files), "validation_files": [os.path.basename(f) for f in self.val_files]},
+                           "train_files": len(self.train_files), "split_by": cfg.data.split_by,
+                           "validation_files": [os.path.basename(f) for f in self.val_files]},
                 "noise": {"generator": "frcrn.noise (synthetic families, made by this project)",
                           "recorded": self.noise_records},
+                "rir": ({"source": cfg.data.rir, "prob": cfg.data.rir_prob,
+                         "licence": cfg.data.rir_licence or "not stated"} if cfg.data.rir else None),
             },
         }
 

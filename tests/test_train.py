@@ -274,13 +274,15 @@ def test_speech_and_noise_from_s3_train_and_stay_out_of_the_checkpoint(s3, tmp_p
     out = tmp_path / "run"
     trainer = Trainer(dataclasses.replace(tiny_config("", out), data=data))
     assert len(trainer.train_files) == 3 and trainer.val_files[0].startswith(f"s3://{bucket}/speech/")
-    assert next(trainer.dataset.items(np.random.default_rng(0)))[2]["family"] == "recorded"
+    # a recording's family is the folder it is in
+    assert next(trainer.dataset.items(np.random.default_rng(0)))[2]["family"] == "noise"
     trainer.run()
     prov = json.loads((out / "best.json").read_text())["provenance"]
     assert prov["data"]["speech"]["source"] == f"s3://{bucket}/speech/*.wav"
     assert prov["data"]["speech"]["licence"] == "CC BY 4.0"
     assert prov["data"]["noise"]["recorded"] == [{"source": f"s3://{bucket}/noise/list.txt", "files": 2,
-                                                  "usable": 2, "licence": "CC0-1.0"}]
+                                                  "usable": 2, "validation_files": 0,
+                                                  "seconds_by_family": {"noise": 2.0}, "licence": "CC0-1.0"}]
     recorded_options = prov["training"]["config"]["data"]["storage_options"]
     assert recorded_options == sorted(s3["options"]) and "testing" not in json.dumps(prov)
 

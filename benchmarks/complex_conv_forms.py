@@ -26,9 +26,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from frcrn.layers import ComplexConv  # noqa: E402
-from frcrn.model import FRCRN  # noqa: E402
-from frcrn.model_config import ModelConfig  # noqa: E402
+from frcrn.model.config import ModelConfig  # noqa: E402
+from frcrn.model.layers import ComplexConv  # noqa: E402
+from frcrn.model.network import FRCRN  # noqa: E402
 
 
 def layer_shapes(seconds: float) -> list[dict]:

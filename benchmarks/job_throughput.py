@@ -40,7 +40,7 @@ PARITY = ROOT.parent / "shared" / "parity" / "frcrn_random_official_layout.bin"
 
 def default_checkpoint() -> str | None:
     try:
-        from frcrn.checkpoint import DEFAULT_CHECKPOINT
+        from frcrn.model.checkpoint import DEFAULT_CHECKPOINT
 
         if DEFAULT_CHECKPOINT.exists():
             return None

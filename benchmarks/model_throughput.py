@@ -45,8 +45,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from frcrn.model import FRCRN, compile_for_inference  # noqa: E402
-from frcrn.model_config import ModelConfig  # noqa: E402
+from frcrn.model.config import ModelConfig  # noqa: E402
+from frcrn.model.network import FRCRN, compile_for_inference  # noqa: E402
 
 CONFIGS = {"official": ModelConfig(), "default": ModelConfig(width=32, fsmn_hidden=32)}
 OFFICIAL_GFLOP_PER_SECOND = 75.4

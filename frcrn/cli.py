@@ -57,8 +57,8 @@ def _enhance(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .audio import AudioError, read_audio, write_audio
-    from .checkpoint import CheckpointError
     from .enhance import EnhanceConfig, Enhancer
+    from .model.checkpoint import CheckpointError
 
     try:
         tasks = list(find_inputs(args.inputs))
@@ -93,7 +93,7 @@ def _enhance(args: argparse.Namespace) -> int:
 
 def _load_or_report(location: str) -> tuple[Any, Any] | None:
     """(model, info) of a checkpoint, or None after telling the user why it cannot be used."""
-    from .checkpoint import CheckpointError, load_checkpoint
+    from .model.checkpoint import CheckpointError, load_checkpoint
 
     try:
         return load_checkpoint(location)
@@ -114,7 +114,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from .checkpoint import save_checkpoint
+    from .model.checkpoint import save_checkpoint
 
     loaded = _load_or_report(args.source)
     if loaded is None:

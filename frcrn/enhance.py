@@ -29,9 +29,9 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 import torch
 
-from .checkpoint import CheckpointInfo, load_checkpoint
 from .loudness import normalisation_gain
-from .model import FRCRN
+from .model.checkpoint import CheckpointInfo, load_checkpoint
+from .model.network import FRCRN
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 

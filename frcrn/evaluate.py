@@ -561,8 +561,8 @@ def _columns(config: EvalConfig, present: Sequence[str]) -> list[str]:
 
 def evaluate(config: EvalConfig, log: Callable[[str], None] = print) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Run the evaluation: ``(per-item rows, summary, run metadata)``; writes ``config.output``."""
-    from .checkpoint import CheckpointError
     from .enhance import Enhancer
+    from .model.checkpoint import CheckpointError
 
     started = time.monotonic()
     items: list[_Item] = []

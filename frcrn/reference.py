@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .model import FRCRN
+from .model.network import FRCRN
 
 WINDOW = 16000
 """The reference's window (1 s) for padding and for segmented decoding."""

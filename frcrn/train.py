@@ -28,11 +28,11 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint, save_checkpoint
 from .losses import LossParts, frcrn_loss, si_snr
 from .mixtures import MixtureDataset, SpeechMixtures, load_clips
-from .model import FRCRN
-from .model_config import ModelConfig
+from .model.checkpoint import load_checkpoint, save_checkpoint
+from .model.config import ModelConfig
+from .model.network import FRCRN
 from .sources import NoisePool, RirPool
 
 BATCHES_PER_EPOCH = 1000

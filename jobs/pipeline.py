@@ -258,7 +258,7 @@ def _driver_error_rows(inputs: InputSet, job_id: str) -> pd.DataFrame:
 def _check_model_source(cfg: JobConfig) -> str:
     """Load the checkpoint once on the driver, before any cluster work or output write.
 
-    Loading is safe on the driver: frcrn.checkpoint accepts safetensors, and pickles only via
+    Loading is safe on the driver: frcrn.model.checkpoint accepts safetensors, and pickles only via
     ``torch.load(weights_only=True)``, which refuses (never runs) code in the file. Before,
     an unusable checkpoint (malicious pickle, wrong file, wrong shapes) was only found in the
     replicas: each died ``ray.max_consecutive_replica_init_deaths`` times, the job failed with
@@ -273,7 +273,7 @@ def _check_model_source(cfg: JobConfig) -> str:
         fs = filesystem(loc.protocol, cfg.model.storage_options)
         if not fs.exists(loc.path):
             raise JobFailed(f"model.checkpoint not found: {ckpt}")
-    from frcrn.checkpoint import CheckpointError, load_checkpoint
+    from frcrn.model.checkpoint import CheckpointError, load_checkpoint
 
     try:
         _, info = load_checkpoint(ckpt, storage_options=cfg.model.storage_options or None)

@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 import torch
 
-from frcrn.checkpoint import load_checkpoint
-from frcrn.model import FRCRN
-from frcrn.model_config import ModelConfig
-from frcrn.official_layout import canonical_key
-from frcrn.stft import stft_kernels
+from frcrn.model.checkpoint import load_checkpoint
+from frcrn.model.config import ModelConfig
+from frcrn.model.network import FRCRN
+from frcrn.model.official_layout import canonical_key
+from frcrn.model.stft import stft_kernels
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT_ROOT.parent / "shared"

@@ -21,9 +21,9 @@ import pytest
 import torch
 from safetensors.torch import save as save_safetensors
 
-from frcrn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from frcrn.model import FRCRN
-from frcrn.model_config import ModelConfig
+from frcrn.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from frcrn.model.config import ModelConfig
+from frcrn.model.network import FRCRN
 from tests.conftest import SMALL_CONFIG, narrow_official_state
 
 
@@ -142,7 +142,7 @@ def test_narrow_model_round_trips_with_its_config(tmp_path, probe):
 
 
 def test_depth_14_is_the_official_unet_geometry():
-    from frcrn.model import unet_kernels
+    from frcrn.model.network import unet_kernels
 
     official_encoders = ((5, 2), (5, 2), (5, 2), (5, 2), (5, 2), (5, 2), (2, 2))
     official_decoders = ((2, 2), (5, 2), (5, 2), (5, 2), (6, 2), (5, 2), (5, 2))  # the reference's set_size

@@ -29,9 +29,9 @@ needs_shared = pytest.mark.skipif(not DNSMOS_MODEL.exists() or not list((SHARED 
 
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory) -> str:
-    from frcrn.checkpoint import save_checkpoint
-    from frcrn.model import FRCRN
-    from frcrn.model_config import ModelConfig
+    from frcrn.model.checkpoint import save_checkpoint
+    from frcrn.model.config import ModelConfig
+    from frcrn.model.network import FRCRN
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
@@ -132,7 +132,7 @@ def test_run_eval_synthetic_and_unpaired(tmp_path, tiny_checkpoint, capsys):
 
 @needs_shared
 def test_model_path_reproduces_the_training_validation_numbers(tmp_path, tiny_checkpoint):
-    from frcrn.checkpoint import load_checkpoint
+    from frcrn.model.checkpoint import load_checkpoint
     from frcrn.train import validate
 
     synthetic = ev.SyntheticSet(speech=SPEECH_GLOB, count=3, crop_seconds=2.0)

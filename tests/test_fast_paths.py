@@ -8,9 +8,9 @@ import os
 import pytest
 import torch
 
-from frcrn import layers
-from frcrn.model import FRCRN, compile_for_inference
-from frcrn.model_config import ModelConfig
+from frcrn.model import layers
+from frcrn.model.config import ModelConfig
+from frcrn.model.network import FRCRN, compile_for_inference
 
 CONFIG = ModelConfig(width=16, fsmn_hidden=8)
 

@@ -17,8 +17,8 @@ import torch
 
 from frcrn.cli import main as cli_main
 from frcrn.losses import cirm_target, frcrn_loss, si_snr
-from frcrn.model import FRCRN
-from frcrn.model_config import ModelConfig
+from frcrn.model.config import ModelConfig
+from frcrn.model.network import FRCRN
 from frcrn.train import DataConfig, DistributedConfig, OptimConfig, TrainConfig, Trainer, Worker
 from frcrn.typed_config import ConfigError, load_typed
 from tests.job.conftest import moto_endpoint, s3  # noqa: F401 - fixtures: a real S3 API server
@@ -93,7 +93,7 @@ def check_best(out_dir: Path, steps: int, workers: int = 1) -> dict:
     assert "CC BY 4.0" in prov["data"]["speech"]["licence"] and prov["data"]["speech"]["source"]
     assert prov["data"]["speech"]["train_files"] == 5 and len(prov["data"]["speech"]["validation_files"]) == 1
     assert "frcrn.noise" in prov["data"]["noise"]["generator"]
-    from frcrn.checkpoint import load_checkpoint
+    from frcrn.model.checkpoint import load_checkpoint
 
     model, info = load_checkpoint(best)
     assert model.config == TINY and info.provenance["training"]["steps"] == steps
@@ -130,7 +130,7 @@ def test_loss_is_the_published_clamped_cirm_mse_minus_si_snr_on_a_tiny_case():
     each part times the 2F spectral rows, minus the SI-SNR of the waveform in dB."""
     import numpy as np
 
-    from frcrn.model import FRCRNOutput
+    from frcrn.model.network import FRCRNOutput
 
     model = FRCRN(TINY)
     g = torch.Generator().manual_seed(3)

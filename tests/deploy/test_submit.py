@@ -136,15 +136,15 @@ def test_with_deps_lists_the_light_requirements_only(clean_env, capsys):
 
 
 def _checkpoint_overrides(tmp_path) -> list[str]:
-    from frcrn.checkpoint import DEFAULT_CHECKPOINT
+    from frcrn.model.checkpoint import DEFAULT_CHECKPOINT
 
     if DEFAULT_CHECKPOINT.exists():
         return []  # the shipped weights travel with the working dir
     import torch
 
-    from frcrn.checkpoint import save_checkpoint
-    from frcrn.model import FRCRN
-    from frcrn.model_config import ModelConfig
+    from frcrn.model.checkpoint import save_checkpoint
+    from frcrn.model.config import ModelConfig
+    from frcrn.model.network import FRCRN
 
     torch.manual_seed(0)
     path = tmp_path / "tiny.safetensors"

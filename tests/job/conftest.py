@@ -2,7 +2,7 @@
 
 Nothing is mocked: s3fs talks HTTP to ``moto_server`` on a loopback port, Ray Data runs real
 tasks and actors on a local Ray instance (2 CPUs), and the model is the real FRCRN network
-loaded by the real ``Enhancer`` from a checkpoint written by ``frcrn.checkpoint.save_checkpoint``
+loaded by the real ``Enhancer`` from a checkpoint written by ``frcrn.model.checkpoint.save_checkpoint``
 -- only made narrow (width 8) with random weights, so plumbing tests run in seconds.
 """
 
@@ -102,9 +102,9 @@ def tiny_checkpoint(tmp_path_factory) -> str:
     """A real FRCRN checkpoint (project format), narrow and random: fast on CPU."""
     import torch
 
-    from frcrn.checkpoint import save_checkpoint
-    from frcrn.model import FRCRN
-    from frcrn.model_config import ModelConfig
+    from frcrn.model.checkpoint import save_checkpoint
+    from frcrn.model.config import ModelConfig
+    from frcrn.model.network import FRCRN
 
     torch.manual_seed(0)
     model = FRCRN(ModelConfig(width=8, fsmn_hidden=8))

@@ -132,9 +132,9 @@ def test_cli_module_entry_point(tmp_path):
         names.append(f"c{i}.wav")
     (inp / "manifest.csv").write_text("audio_uri\n" + "\n".join(names) + "\n")
     ckpt = tmp_path / "tiny.safetensors"
-    from frcrn.checkpoint import save_checkpoint
-    from frcrn.model import FRCRN
-    from frcrn.model_config import ModelConfig
+    from frcrn.model.checkpoint import save_checkpoint
+    from frcrn.model.config import ModelConfig
+    from frcrn.model.network import FRCRN
 
     save_checkpoint(FRCRN(ModelConfig(width=8, fsmn_hidden=8)), ckpt)
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
@@ -152,9 +152,9 @@ def test_cli_module_entry_point(tmp_path):
 def test_resume_redoes_outputs_made_by_another_checkpoint(tmp_path, ray_session, tiny_checkpoint):
     import torch
 
-    from frcrn.checkpoint import save_checkpoint
-    from frcrn.model import FRCRN
-    from frcrn.model_config import ModelConfig
+    from frcrn.model.checkpoint import save_checkpoint
+    from frcrn.model.config import ModelConfig
+    from frcrn.model.network import FRCRN
 
     torch.manual_seed(1)
     other = str(tmp_path / "other.safetensors")

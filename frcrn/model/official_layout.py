@@ -16,7 +16,7 @@ from typing import Mapping
 
 import torch
 
-from .model_config import ModelConfig
+from .config import ModelConfig
 
 UNET_PREFIXES = {"unet": "unet1", "unet2": "unet2"}
 

@@ -2,7 +2,7 @@
 
 STFT -> UNet 1 -> mask 1 = tanh(u1); UNet 2 on the PRE-tanh u1 -> mask 2 = tanh(u2) + mask 1;
 enhanced spectrum = spectrum x mask 2 (complex product) -> inverse STFT. Written for the stacked
-real/imaginary channel layout of `frcrn.layers`; `frcrn.checkpoint` maps official weights onto it.
+real/imaginary channel layout of `frcrn.model.layers`; `frcrn.model.checkpoint` maps official weights onto it.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from .config import ModelConfig
 from .layers import ComplexConv, ComplexFsmn, ComplexSE
-from .model_config import ModelConfig
 from .stft import ConvSTFTPair
 
 # The official encoder (frequency kernel, time kernel); strides are (2, 1), paddings (0, 1).
@@ -137,7 +137,7 @@ def compile_for_inference(model: FRCRN, **options) -> nn.Module:
     Inductor on CPU needs a C++ compiler. Shapes are fixed per window length, so each distinct
     (batch, length) compiles once; under compilation the FSMN runs unchunked so inductor can fuse
     its memory taps and the real/imaginary recombination. Same numbers as eager within float32
-    reordering (tests/test_fast_paths.py).
+    reordering (tests/model/test_fast_paths.py).
     """
     model.eval()
     options.setdefault("dynamic", False)

@@ -24,7 +24,7 @@ class ModelConfig:
     depth: int = 14
     """UNet depth (encoder + decoder layers), even, 4..14. 14 is the official network: 7 stride-2
     levels take the 321 frequency bins to 1. A shallower net keeps the first depth/2 levels and
-    runs its middle (time) FSMN on the bins left (see `frcrn.model.unet_kernels`)."""
+    runs its middle (time) FSMN on the bins left (see `frcrn.model.network.unet_kernels`)."""
     win_len: int = 640
     hop: int = 320
     fft_len: int = 640

@@ -25,15 +25,15 @@ from typing import Any, Mapping
 import fsspec
 import torch
 
-from .model import FRCRN
-from .model_config import ModelConfig
+from .config import ModelConfig
+from .network import FRCRN
 from .official_layout import LayoutError, _first, dealias, infer_config, looks_official, official_to_native
 
 OFFICIAL_RELEASE_SHA256 = "477a2f82019b0a2b5bdd51541405d7e585a1f0355e162f3b46bf5c20d79fd612"
 OFFICIAL_MODEL_ID = "damo/speech_frcrn_ans_cirm_16k"
 FORMAT_KEY = "frcrn"  # safetensors metadata key holding the JSON header
 FORMAT_VERSION = 1
-DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "default.safetensors"
+DEFAULT_CHECKPOINT = Path(__file__).parents[1] / "weights" / "default.safetensors"
 
 
 class CheckpointError(ValueError):

@@ -1,0 +1,22 @@
+"""The FRCRN network and its files.
+
+`network` (FRCRN, its UNets), `layers` (complex building blocks), `stft` (the convolutional STFT),
+`config` (ModelConfig: the network's shape, as data), `checkpoint` (load/save every supported
+format, as untrusted input) and `official_layout` (the official state_dict layout <-> native).
+"""
+
+from .checkpoint import DEFAULT_CHECKPOINT, CheckpointError, CheckpointInfo, load_checkpoint, save_checkpoint
+from .config import ModelConfig
+from .network import FRCRN, FRCRNOutput, compile_for_inference
+
+__all__ = [
+    "FRCRN",
+    "FRCRNOutput",
+    "ModelConfig",
+    "CheckpointError",
+    "CheckpointInfo",
+    "DEFAULT_CHECKPOINT",
+    "compile_for_inference",
+    "load_checkpoint",
+    "save_checkpoint",
+]

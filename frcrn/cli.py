@@ -128,8 +128,8 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from .config import ConfigError, load_typed
     from .train import TrainConfig, train
-    from .typed_config import ConfigError, load_typed
 
     try:
         config = load_typed(TrainConfig, args.config, args.overrides)

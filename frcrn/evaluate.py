@@ -38,10 +38,10 @@ from typing import Any, Callable, Literal, Sequence
 import numpy as np
 import pandas as pd
 
+from .config import ConfigError, load_typed
 from .dnsmos import DEFAULT_MODEL as DEFAULT_DNSMOS_MODEL
 from .enhance import EnhanceConfig
 from .mixtures import SpeechMixtures
-from .typed_config import ConfigError, load_typed
 
 __all__ = ["EvalConfig", "SyntheticSet", "PairedSet", "run_eval", "eval_main", "summarize", "format_summary",
            "METRICS", "INTRUSIVE", "NON_INTRUSIVE", "SUMMARY_COLUMNS"]

@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
-from frcrn.typed_config import ConfigError, apply_overrides, from_dict, parse_overrides, read_yaml
+from frcrn.config import ConfigError, apply_overrides, from_dict, parse_overrides, read_yaml
 
 __all__ = [
     "ConfigError",

@@ -14,7 +14,7 @@ import soundfile as sf
 import torch
 
 from frcrn import evaluate as ev
-from frcrn.typed_config import ConfigError
+from frcrn.config import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

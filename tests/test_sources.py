@@ -117,8 +117,8 @@ def test_noisy_minus_target_is_the_noise_with_reverberant_targets(tmp_path):
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="needs ../shared")
 def test_v2_recipe_holds_out_librispeech_speakers_and_every_noise_family():
+    from frcrn.config import load_typed
     from frcrn.train import TrainConfig
-    from frcrn.typed_config import load_typed
 
     root = Path(__file__).resolve().parents[1]
     import os
@@ -140,9 +140,9 @@ def test_eval_v2_synthetic_set_is_the_v2_training_validation_set():
     """configs/eval_v2.yaml copies the v2 training recipe; every shared setting must agree."""
     import dataclasses
 
+    from frcrn.config import load_typed
     from frcrn.evaluate import load_config
     from frcrn.train import TrainConfig
-    from frcrn.typed_config import load_typed
 
     root = Path(__file__).resolve().parents[1]
     data = load_typed(TrainConfig, str(root / "configs/train_default_v2.yaml")).data

@@ -12,8 +12,8 @@ Three kinds of evaluation set, any combination of them in one run:
 
 Every item is enhanced with :class:`frcrn.enhance.Enhancer` (the same code path as ``frcrn
 enhance`` and the bulk job) and scored before (``*_noisy``) and after (``*_enhanced``) with
-PESQ-WB, PESQ-NB, STOI, ESTOI and SI-SDR when a reference exists (:mod:`frcrn.metrics`) and
-DNSMOS P.835 SIG/BAK/OVRL (:mod:`frcrn.dnsmos`). Per-item rows go to a Parquet file; the summary
+PESQ-WB, PESQ-NB, STOI, ESTOI and SI-SDR when a reference exists (:mod:`frcrn.quality.metrics`) and
+DNSMOS P.835 SIG/BAK/OVRL (:mod:`frcrn.quality.dnsmos`). Per-item rows go to a Parquet file; the summary
 (mean noisy, mean enhanced, mean improvement per metric, over the items where both are defined)
 is printed and returned.
 
@@ -39,9 +39,9 @@ import numpy as np
 import pandas as pd
 
 from .config import ConfigError, load_typed
-from .dnsmos import DEFAULT_MODEL as DEFAULT_DNSMOS_MODEL
 from .enhance import EnhanceConfig
 from .mixtures import SpeechMixtures
+from .quality.dnsmos import DEFAULT_MODEL as DEFAULT_DNSMOS_MODEL
 
 __all__ = ["EvalConfig", "SyntheticSet", "PairedSet", "run_eval", "eval_main", "summarize", "format_summary",
            "METRICS", "INTRUSIVE", "NON_INTRUSIVE", "SUMMARY_COLUMNS"]
@@ -372,7 +372,7 @@ def unpaired_items(config: EvalConfig) -> list[_Item]:
 
 def _intrusive(which: Sequence[str], est: np.ndarray, ref: np.ndarray, notes: list[str], label: str
                ) -> dict[str, float]:
-    from . import metrics
+    from .quality import metrics
 
     out = {}
     for name in which:
@@ -581,7 +581,7 @@ def evaluate(config: EvalConfig, log: Callable[[str], None] = print) -> tuple[pd
         raise ConfigError(f"checkpoint: {err}") from None
     dnsmos = None
     if config.dnsmos_model and any(i.set in config.dnsmos_sets for i in items):
-        from .dnsmos import Dnsmos
+        from .quality.dnsmos import Dnsmos
 
         try:
             dnsmos = Dnsmos(config.dnsmos_model, storage_options=config.storage_options or None,

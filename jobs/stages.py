@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from frcrn.dnsmos import get_scorer
+from frcrn.quality.dnsmos import get_scorer
 from jobs.paths import parse_location
 from jobs.results import SCHEMA, new_row, write_part
 from jobs.storage import atomic_write, describe_io_error, fetch_many, filesystem

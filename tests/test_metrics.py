@@ -1,4 +1,4 @@
-"""frcrn.metrics (SI-SDR, PESQ, STOI) and frcrn.dnsmos (DNSMOS P.835)."""
+"""frcrn.quality.metrics (SI-SDR, PESQ, STOI) and frcrn.quality.dnsmos (DNSMOS P.835)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from frcrn import dnsmos, metrics
+from frcrn.quality import dnsmos, metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -73,7 +73,7 @@ def si_sdr(est: np.ndarray, ref: np.ndarray) -> float:
 
 
 def _resample(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    from .audio import resample
+    from ..audio import resample
 
     return resample(x, from_rate, to_rate).astype(np.float64)
 

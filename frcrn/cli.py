@@ -56,7 +56,8 @@ def output_location(out_dir: str, relative: str, extension: str) -> str:
 def _enhance(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .audio import AudioError, read_audio, write_audio
+    from .audio.codec import AudioError
+    from .audio.files import read_audio, write_audio
     from .enhance import EnhanceConfig, Enhancer
     from .model.checkpoint import CheckpointError
 

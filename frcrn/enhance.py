@@ -29,7 +29,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 import torch
 
-from .loudness import normalisation_gain
+from .audio.loudness import normalisation_gain
 from .model.checkpoint import CheckpointInfo, load_checkpoint
 from .model.network import FRCRN
 

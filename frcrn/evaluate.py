@@ -286,7 +286,7 @@ class _Item:
 
 
 def _read(location: str, config: EvalConfig) -> np.ndarray:
-    from .audio import read_audio
+    from .audio.files import read_audio
 
     return read_audio(location, storage_options=config.storage_options or None,
                       max_seconds=config.max_seconds).samples
@@ -294,13 +294,14 @@ def _read(location: str, config: EvalConfig) -> np.ndarray:
 
 def synthetic_items(s: SyntheticSet, storage_options: dict[str, Any] | None = None) -> list[_Item]:
     """The synthetic set: same files, split, seeds and mixture settings as training's validation set."""
-    from .mixtures import _files, load_clips, make_validation_set
+    from .audio.files import list_audio_files, load_clips
+    from .mixtures import make_validation_set
 
     try:
         if s.files == "validation":
             files, mixes = s.validation_set(s.count, s.seed, storage_options)
         else:
-            files = _files(s.speech, storage_options)
+            files = list_audio_files(s.speech, storage_options)
             mixes = make_validation_set(load_clips(files, storage_options=storage_options), s.count, s.seed,
                                         s.mixture_config())
     except FileNotFoundError as err:

@@ -20,16 +20,14 @@ Conventions:
 
 from __future__ import annotations
 
-import glob
-import io
 import os
-import posixpath
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterator, Literal, Mapping, Sequence
 
 import numpy as np
 import torch
 
+from .audio.files import list_audio_files, load_clips
 from .noise import random_noise
 
 if TYPE_CHECKING:
@@ -38,10 +36,8 @@ if TYPE_CHECKING:
 __all__ = [
     "MixtureConfig",
     "SpeechMixtures",
-    "audio_files",
     "MixtureDataset",
     "split_speech_files",
-    "load_clips",
     "make_validation_set",
     "mix_at_snr",
     "mix_clean_noise",
@@ -79,7 +75,7 @@ class SpeechMixtures:
 
     speech: str | tuple[str, ...] = "../shared/data/dns_no_reverb_frcrn_enhanced/*.wav"
     """Clean speech, local or an fsspec URL: a glob (``**`` allowed), a folder, or a list file
-    with one path per line (see :func:`audio_files`); or a list of these."""
+    with one path per line (see :func:`frcrn.audio.files.audio_files`); or a list of these."""
     validation_fraction: float = 0.1
     """Share of the speech FILES held out for validation (split by file, see split_speech_files)."""
     split_seed: int = 0
@@ -133,7 +129,7 @@ class SpeechMixtures:
         """(train, validation) speech files."""
         from .sources import speaker_of, split_groups
 
-        files = _files(self.speech, storage_options)
+        files = list_audio_files(self.speech, storage_options)
         key = speaker_of if self.split_by == "speaker" else os.fspath
         return split_groups(files, self.validation_fraction, self.split_seed, key)
 
@@ -143,7 +139,7 @@ class SpeechMixtures:
 
         if not self.noise:
             return [], []
-        return split_by_family(_files(self.noise, storage_options), self.noise_validation_fraction,
+        return split_by_family(list_audio_files(self.noise, storage_options), self.noise_validation_fraction,
                                self.split_seed)
 
     def rir_split(self, storage_options: Mapping[str, Any] | None = None) -> tuple[list[str], list[str]]:
@@ -152,7 +148,7 @@ class SpeechMixtures:
 
         if not self.rir:
             return [], []
-        return split_groups(_files(self.rir, storage_options), self.rir_validation_fraction, self.split_seed)
+        return split_groups(list_audio_files(self.rir, storage_options), self.rir_validation_fraction, self.split_seed)
 
     def validation_set(self, count: int, seed: int, storage_options: Mapping[str, Any] | None = None
                        ) -> tuple[list[str], list[tuple[np.ndarray, np.ndarray, dict[str, Any]]]]:
@@ -185,64 +181,6 @@ class SpeechMixtures:
 # ----------------------------------------------------------------------------- files
 
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff")
-
-
-def _has_glob(path: str) -> bool:
-    return any(ch in path for ch in "*?[")
-
-
-def _list_entries(lines: Iterator[str], base: str, join: Any) -> list[str]:
-    entries = (line.split("#", 1)[0].strip() for line in lines)
-    return [e if "://" in e or os.path.isabs(e) else join(base, e) for e in entries if e]
-
-
-def _local_audio_files(spec: str) -> list[str]:
-    if _has_glob(spec):
-        return sorted(p for p in glob.glob(spec, recursive=True) if not os.path.isdir(p))
-    if os.path.isdir(spec):
-        return sorted(p for p in glob.glob(os.path.join(spec, "**", "*"), recursive=True)
-                      if p.lower().endswith(AUDIO_SUFFIXES) and os.path.isfile(p))
-    if os.path.isfile(spec) and not spec.lower().endswith(AUDIO_SUFFIXES):
-        with open(spec, encoding="utf-8") as fh:
-            return _list_entries(fh, os.path.dirname(spec), os.path.join)
-    return [spec] if os.path.isfile(spec) else []
-
-
-def audio_files(spec: str, storage_options: Mapping[str, Any] | None = None) -> list[str]:
-    """The audio files a speech or noise spec names, local or on any fsspec filesystem.
-
-    ``spec`` is one of: a glob (``**`` allowed: ``s3://bucket/speech/**/*.flac``); a folder (every
-    audio file below it); a list file (any non-audio file: one path or URL per line, relative
-    entries resolve against the list's folder, ``#`` starts a comment); or one audio file.
-    URLs come back as URLs, local paths as paths, sorted for globs and folders, in listed order
-    for list files. Raises FileNotFoundError when nothing matches.
-    """
-    if "://" not in spec:
-        files = _local_audio_files(spec)
-    else:
-        import fsspec
-
-        fs, path = fsspec.core.url_to_fs(spec, **dict(storage_options or {}))
-        if _has_glob(path):
-            files = sorted(fs.unstrip_protocol(p) for p in fs.glob(path) if not fs.isdir(p))
-        elif fs.isdir(path):
-            files = sorted(fs.unstrip_protocol(p) for p in fs.find(path) if p.lower().endswith(AUDIO_SUFFIXES))
-        elif fs.isfile(path) and not path.lower().endswith(AUDIO_SUFFIXES):
-            with fs.open(path, "rt", encoding="utf-8") as fh:
-                files = _list_entries(fh, posixpath.dirname(spec), posixpath.join)
-        else:
-            files = [spec] if fs.isfile(path) else []
-    if not files:
-        raise FileNotFoundError(f"no audio files match {spec!r}")
-    return files
-
-
-def _files(specs: str | Sequence[str], storage_options: Mapping[str, Any] | None = None) -> list[str]:
-    """:func:`audio_files` of one spec or of several, concatenated."""
-    return [f for spec in ([specs] if isinstance(specs, str) else specs) for f in audio_files(spec, storage_options)]
-
-
 def split_speech_files(
     paths: Sequence[str], validation_fraction: float = 0.1, seed: int = 0
 ) -> tuple[list[str], list[str]]:
@@ -267,26 +205,6 @@ def split_speech_files(
     train = [p for i, p in enumerate(unique) if i not in val_idx]
     val = [p for i, p in enumerate(unique) if i in val_idx]
     return train, val
-
-
-def load_clips(
-    paths: Sequence[str], sample_rate: int = 16000, storage_options: Mapping[str, Any] | None = None
-) -> list[np.ndarray]:
-    """Read audio files or URLs as mono float32 at ``sample_rate`` (channels averaged, soxr
-    resampling). Everything is held in memory (about 230 MB per hour of audio)."""
-    import fsspec
-    import soundfile as sf
-    import soxr
-
-    out = []
-    for p in paths:
-        with fsspec.open(os.fspath(p), "rb", **dict(storage_options or {})) as fh:
-            audio, sr = sf.read(io.BytesIO(fh.read()), dtype="float32", always_2d=True)
-        mono = audio.mean(axis=1)
-        if sr != sample_rate:
-            mono = soxr.resample(mono, sr, sample_rate, quality="HQ")
-        out.append(np.ascontiguousarray(mono, dtype=np.float32))
-    return out
 
 
 # ----------------------------------------------------------------------------- mixing

@@ -28,8 +28,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from .audio.files import load_clips
 from .losses import LossParts, frcrn_loss, si_snr
-from .mixtures import MixtureDataset, SpeechMixtures, load_clips
+from .mixtures import MixtureDataset, SpeechMixtures
 from .model.checkpoint import load_checkpoint, save_checkpoint
 from .model.config import ModelConfig
 from .model.network import FRCRN

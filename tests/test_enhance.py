@@ -35,7 +35,7 @@ import soundfile as sf
 import torch
 
 from frcrn.enhance import EnhanceConfig, Enhancer
-from frcrn.loudness import normalisation_gain
+from frcrn.audio.loudness import normalisation_gain
 from frcrn.reference import modelscope_pipeline, reference_padding
 from tests.conftest import EXAMPLES, shared_file, snr_db
 

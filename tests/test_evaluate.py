@@ -83,7 +83,8 @@ def test_config_errors_name_the_key():
 
 @needs_shared
 def test_synthetic_items_are_the_training_validation_mixtures():
-    from frcrn.mixtures import load_clips, make_validation_set, split_speech_files, audio_files
+    from frcrn.audio.files import audio_files, load_clips
+    from frcrn.mixtures import make_validation_set, split_speech_files
     from frcrn.train import DataConfig
 
     items = ev.synthetic_items(ev.SyntheticSet(count=2))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from frcrn.loudness import normalisation_gain
+from frcrn.audio.loudness import normalisation_gain
 from frcrn.reference import audio_norm
 
 

@@ -4,11 +4,10 @@ import soundfile as sf
 import torch
 
 from frcrn import mixtures
+from frcrn.audio.files import audio_files, load_clips
 from frcrn.mixtures import (
     MixtureConfig,
     MixtureDataset,
-    audio_files,
-    load_clips,
     make_validation_set,
     mix_at_snr,
     mix_clean_noise,

@@ -73,7 +73,7 @@ def si_sdr(est: np.ndarray, ref: np.ndarray) -> float:
 
 
 def _resample(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    from ..audio import resample
+    from ..audio.codec import resample
 
     return resample(x, from_rate, to_rate).astype(np.float64)
 
@@ -105,7 +105,7 @@ def pesq_wb(est: np.ndarray, ref: np.ndarray, sample_rate: int = 16000) -> float
 def pesq_nb(est: np.ndarray, ref: np.ndarray, sample_rate: int = 16000) -> float:
     """Narrow-band PESQ (ITU-T P.862 with the P.862.1 MOS-LQO mapping), about 1.02-4.55.
 
-    Scored at 8 kHz: 16 kHz input is resampled with :func:`frcrn.audio.resample` (soxr HQ).
+    Scored at 8 kHz: 16 kHz input is resampled with :func:`frcrn.audio.codec.resample` (soxr HQ).
     """
     return _pesq(est, ref, sample_rate, 8000, "nb", "PESQ-NB")
 

@@ -1,4 +1,5 @@
-"""Audio I/O for corpus cleaning: bytes in any format libsndfile reads -> float32 mono at 16 kHz.
+"""Audio codec for corpus cleaning: bytes in any format libsndfile reads -> float32 mono at 16 kHz,
+and float samples -> 16-bit WAV/FLAC bytes (reading and writing files: :mod:`frcrn.audio.files`).
 
 Corpora are messy: wrong extensions, truncated uploads, images saved as ``.wav``, float files
 full of NaN, 6-channel film stems. Every input problem is reported as an :class:`AudioError`
@@ -9,17 +10,12 @@ becomes one clear line in a report instead of a crash or, worse, silent garbage 
 from __future__ import annotations
 
 import io
-import math
-import os
-import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-import fsspec
 import numpy as np
 import soundfile as sf
 import soxr
-from fsspec.implementations.local import LocalFileSystem
 
 __all__ = [
     "SAMPLE_RATE",
@@ -33,10 +29,6 @@ __all__ = [
     "resample",
     "downmix",
     "encode_audio",
-    "read_audio",
-    "write_audio",
-    "level_dbfs",
-    "clipping_fraction",
 ]
 
 SAMPLE_RATE: int = 16000
@@ -46,10 +38,6 @@ MIN_SAMPLE_RATE: int = 4000
 MAX_SAMPLE_RATE: int = 384000
 """Rates outside [MIN, MAX] are not real recordings but corrupt headers (1 Hz, 2**31 Hz);
 resampling them would either take forever or produce nonsense, so they are refused."""
-
-LEVEL_FLOOR_DBFS: float = -120.0
-"""Level reported for silence. Far below any real recording (16-bit quantisation noise sits
-near -100 dBFS), so it never masks signal, yet finite, so averages, sorting and JSON work."""
 
 _FORMATS: dict[str, str] = {"wav": "WAV", "flac": "FLAC"}
 
@@ -339,121 +327,3 @@ def encode_audio(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, format: st
     out = io.BytesIO()
     sf.write(out, pcm, sample_rate, format=_FORMATS[fmt], subtype="PCM_16")
     return out.getvalue()
-
-
-# --------------------------------------------------------------------------- files / URLs
-
-
-def read_audio(
-    url: str,
-    *,
-    storage_options: dict[str, Any] | None = None,
-    target_rate: int = SAMPLE_RATE,
-    max_seconds: float | None = None,
-    max_bytes: int | None = None,
-) -> DecodedAudio:
-    """Read and decode a local path or fsspec URL (``s3://``, ``memory://``, ...).
-
-    ``max_bytes`` protects workers from a mislabelled multi-GB file: the size the filesystem
-    reports is checked before reading, and the read itself is capped in case it reports none.
-    AudioError messages are prefixed with the URL so reports name the file.
-    """
-    try:
-        with fsspec.open(url, "rb", **(storage_options or {})) as f:
-            if max_bytes is not None:
-                size = getattr(f, "size", None)
-                if isinstance(size, int) and size > max_bytes:
-                    raise _too_large(size, max_bytes)
-                data = f.read(max_bytes + 1)
-                if len(data) > max_bytes:
-                    raise _too_large(None, max_bytes)
-            else:
-                data = f.read()
-        return decode_audio(data, target_rate=target_rate, max_seconds=max_seconds)
-    except AudioError as err:
-        raise AudioError(err.kind, f"{url}: {err.message}") from None
-
-
-def _too_large(size: int | None, max_bytes: int) -> AudioError:
-    found = f"{size} bytes, " if size is not None else ""
-    return AudioError(
-        "too_large",
-        f"too large: {found}over the max_bytes limit of {max_bytes} bytes; "
-        "raise max_bytes if the file is genuine",
-    )
-
-
-def write_audio(
-    url: str,
-    samples: np.ndarray,
-    sample_rate: int = SAMPLE_RATE,
-    *,
-    format: str | None = None,
-    storage_options: dict[str, Any] | None = None,
-) -> None:
-    """Encode and write to a local path or fsspec URL; format from the extension by default.
-
-    Encoding happens first, so a bad signal never leaves a file behind. Local writes go to a
-    temporary file that is renamed into place, so an interrupted job never leaves a truncated
-    output that a resumed run would mistake for a finished one; parent directories are
-    created. Object stores need neither: an upload only becomes visible once complete, and
-    they have no directories (creating one on S3 can even create a bucket).
-    """
-    if format is None:
-        name = url.rstrip("/").rsplit("/", 1)[-1]
-        ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-        if ext not in _FORMATS:
-            raise ValueError(
-                f"cannot tell the format of {url!r} from its extension; use .wav or .flac "
-                "or pass format="
-            )
-        format = ext
-    data = encode_audio(samples, sample_rate, format)
-    fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
-    if isinstance(fs, LocalFileSystem):
-        _write_local_atomic(path, data)
-    else:
-        with fs.open(path, "wb") as f:
-            f.write(data)
-
-
-def _write_local_atomic(path: str, data: bytes) -> None:
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".", suffix=".partial")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-# --------------------------------------------------------------------------- measurements
-
-
-def level_dbfs(samples: np.ndarray) -> float:
-    """RMS level as plain 20*log10(rms): a full-scale square wave is 0 dBFS, a full-scale
-    sine -3.01 dBFS. The AES17 convention (full-scale sine = 0 dBFS) is not used, so the
-    number is the textbook RMS that anyone can recompute with numpy.
-
-    Silence and empty input return LEVEL_FLOOR_DBFS (-120) instead of -inf, so levels can be
-    averaged, compared and serialised to JSON. NaN input gives NaN.
-    """
-    x = np.asarray(samples)
-    if x.size == 0:
-        return LEVEL_FLOOR_DBFS
-    rms = math.sqrt(float(np.mean(np.square(x, dtype=np.float64))))
-    if rms <= 10.0 ** (LEVEL_FLOOR_DBFS / 20.0):
-        return LEVEL_FLOOR_DBFS
-    return 20.0 * math.log10(rms)
-
-
-def clipping_fraction(samples: np.ndarray, threshold: float = 0.999) -> float:
-    """Fraction of samples with ``|x| >= threshold``: flags clipped recordings, which the
-    model cannot repair and which a curator may want to drop. Empty input gives 0.0."""
-    x = np.asarray(samples)
-    if x.size == 0:
-        return 0.0
-    return float(np.count_nonzero(np.abs(x) >= threshold)) / x.size

@@ -130,7 +130,7 @@ def _convert(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from .config import ConfigError, load_typed
-    from .train import TrainConfig, train
+    from .training.trainer import TrainConfig, train
 
     try:
         config = load_typed(TrainConfig, args.config, args.overrides)

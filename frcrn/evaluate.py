@@ -40,8 +40,8 @@ import pandas as pd
 
 from .config import ConfigError, load_typed
 from .enhance import EnhanceConfig
-from .mixtures import SpeechMixtures
 from .quality.dnsmos import DEFAULT_MODEL as DEFAULT_DNSMOS_MODEL
+from .training.mixtures import SpeechMixtures
 
 __all__ = ["EvalConfig", "SyntheticSet", "PairedSet", "run_eval", "eval_main", "summarize", "format_summary",
            "METRICS", "INTRUSIVE", "NON_INTRUSIVE", "SUMMARY_COLUMNS"]
@@ -73,7 +73,7 @@ _CHUNK = 8  # items read, enhanced and scored together (bounds memory on long pa
 class SyntheticSet(SpeechMixtures):
     """Mixtures of clean speech and synthetic noise, drawn like a training run's validation set.
 
-    Speech, split and mixture settings are :class:`frcrn.mixtures.SpeechMixtures`, the class
+    Speech, split and mixture settings are :class:`frcrn.training.mixtures.SpeechMixtures`, the class
     training's ``data`` section extends too; with its defaults (the shipped model's run) and
     ``count``/``seed`` equal to training's ``validation_items``/``validation_seed``, this set IS
     that run's validation set. For a run with other data settings, copy its ``data`` values here.
@@ -295,7 +295,7 @@ def _read(location: str, config: EvalConfig) -> np.ndarray:
 def synthetic_items(s: SyntheticSet, storage_options: dict[str, Any] | None = None) -> list[_Item]:
     """The synthetic set: same files, split, seeds and mixture settings as training's validation set."""
     from .audio.files import list_audio_files, load_clips
-    from .mixtures import make_validation_set
+    from .training.mixtures import make_validation_set
 
     try:
         if s.files == "validation":
@@ -385,7 +385,7 @@ def _intrusive(which: Sequence[str], est: np.ndarray, ref: np.ndarray, notes: li
 
 
 def _direct(enhancer, noisy: np.ndarray) -> np.ndarray:
-    """The network alone on one whole item, exactly as ``frcrn.train.validate`` runs it."""
+    """The network alone on one whole item, exactly as ``frcrn.training.trainer.validate`` runs it."""
     import torch
 
     x = torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32))[None].to(enhancer.device)

@@ -60,7 +60,7 @@ def test_default_config_file_matches_the_built_in_defaults():
 def test_synthetic_defaults_are_the_default_training_runs_validation_set():
     import yaml
 
-    from frcrn.train import DataConfig
+    from frcrn.training.trainer import DataConfig
 
     train = yaml.safe_load((ROOT / "configs" / "train_default.yaml").read_text())["data"]
     data = dataclasses.replace(DataConfig(), **{k: (tuple(v) if isinstance(v, list) else v) for k, v in train.items()})
@@ -84,8 +84,8 @@ def test_config_errors_name_the_key():
 @needs_shared
 def test_synthetic_items_are_the_training_validation_mixtures():
     from frcrn.audio.files import audio_files, load_clips
-    from frcrn.mixtures import make_validation_set, split_speech_files
-    from frcrn.train import DataConfig
+    from frcrn.training.mixtures import make_validation_set, split_speech_files
+    from frcrn.training.trainer import DataConfig
 
     items = ev.synthetic_items(ev.SyntheticSet(count=2))
     data = DataConfig(crop_seconds=2.0)
@@ -134,7 +134,7 @@ def test_run_eval_synthetic_and_unpaired(tmp_path, tiny_checkpoint, capsys):
 @needs_shared
 def test_model_path_reproduces_the_training_validation_numbers(tmp_path, tiny_checkpoint):
     from frcrn.model.checkpoint import load_checkpoint
-    from frcrn.train import validate
+    from frcrn.training.trainer import validate
 
     synthetic = ev.SyntheticSet(speech=SPEECH_GLOB, count=3, crop_seconds=2.0)
     config = _config(tmp_path, tiny_checkpoint, path="model", metrics=("si_sdr",), dnsmos_model=None,

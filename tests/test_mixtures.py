@@ -3,9 +3,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from frcrn import mixtures
 from frcrn.audio.files import audio_files, load_clips
-from frcrn.mixtures import (
+from frcrn.training import mixtures
+from frcrn.training.mixtures import (
     MixtureConfig,
     MixtureDataset,
     make_validation_set,

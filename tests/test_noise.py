@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from frcrn import noise_sources
-from frcrn.noise import FAMILY_WEIGHTS, NOISE_FAMILIES, make_noise, random_noise, usable_families
+from frcrn.training import recorded_noise
+from frcrn.training.noise import FAMILY_WEIGHTS, NOISE_FAMILIES, make_noise, random_noise, usable_families
 
 SR = 16000
 N = SR  # 1 s keeps the suite fast
@@ -133,7 +133,7 @@ def _write_opensfx_bank(root, entries):
         header += struct.pack("<II", offset | (0x80000000 if not blobs else 0), len(blob))
         blobs.append(blob)
         offset += len(blob)
-    bank = root / noise_sources.OPENSFX_BANK
+    bank = root / recorded_noise.OPENSFX_BANK
     bank.parent.mkdir(parents=True)
     bank.write_bytes(header + b"".join(blobs))
     return bank
@@ -145,20 +145,20 @@ def test_opensfx_bank_parser_and_listing(tmp_path):
         (b'"Saw". License: Creative Commons Attribution 3.0 Unported.\x00', _wav_bytes(np.ones(800) * 0.1, 8000)),
     ]
     bank = _write_opensfx_bank(tmp_path, entries)
-    parsed = noise_sources.read_opensfx_bank(str(bank))
+    parsed = recorded_noise.read_opensfx_bank(str(bank))
     assert [p[0] for p in parsed] == ['"Wind". License: Creative Commons Zero 1.0.',
                                       '"Saw". License: Creative Commons Attribution 3.0 Unported.']
-    sounds = noise_sources.list_recorded_sounds(str(tmp_path))
+    sounds = recorded_noise.list_recorded_sounds(str(tmp_path))
     assert [s.licence for s in sounds] == ["CC0-1.0", "CC-BY-3.0"]
     assert sounds[0].duration == pytest.approx(0.01)
-    y = noise_sources.load_recorded_sound(sounds[1], 16000)
+    y = recorded_noise.load_recorded_sound(sounds[1], 16000)
     assert y.dtype == np.float32 and abs(y.size - 1600) <= 2
-    assert noise_sources.summarize(sounds)["openttd-opensfx"]["sounds"] == 2
-    assert noise_sources.list_recorded_sounds(str(tmp_path / "empty")) == []
+    assert recorded_noise.summarize(sounds)["openttd-opensfx"]["sounds"] == 2
+    assert recorded_noise.list_recorded_sounds(str(tmp_path / "empty")) == []
 
 
 def test_training_noise_sources_keep_permissive_sounds_with_their_credits(tmp_path):
-    from frcrn.train import recorded_noise_sources
+    from frcrn.training.trainer import recorded_noise_sources
 
     rng = np.random.default_rng(0)
     _write_opensfx_bank(tmp_path, [
@@ -170,6 +170,6 @@ def test_training_noise_sources_keep_permissive_sounds_with_their_credits(tmp_pa
     # share-alike dropped by licence, the 0.05 s tick dropped as too short: one sound, one record
     assert len(arrays) == len(records) == 1
     assert arrays[0].shape == (8000,)
-    assert records == [{"package": "openttd-opensfx", "file": noise_sources.OPENSFX_BANK, "member": 0,
+    assert records == [{"package": "openttd-opensfx", "file": recorded_noise.OPENSFX_BANK, "member": 0,
                         "licence": "CC-BY-3.0",
                         "credit": '"Horn". License: Creative Commons Attribution 3.0 Unported.'}]

@@ -17,10 +17,10 @@ import torch
 
 from frcrn.cli import main as cli_main
 from frcrn.config import ConfigError, load_typed
-from frcrn.losses import cirm_target, frcrn_loss, si_snr
 from frcrn.model.config import ModelConfig
 from frcrn.model.network import FRCRN
-from frcrn.train import DataConfig, DistributedConfig, OptimConfig, TrainConfig, Trainer, Worker
+from frcrn.training.losses import cirm_target, frcrn_loss, si_snr
+from frcrn.training.trainer import DataConfig, DistributedConfig, OptimConfig, TrainConfig, Trainer, Worker
 from tests.job.conftest import moto_endpoint, s3  # noqa: F401 - fixtures: a real S3 API server
 
 ROOT = Path(__file__).resolve().parents[1]

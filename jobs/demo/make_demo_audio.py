@@ -2,11 +2,11 @@
 
 Six sentences are spoken by Debian's ``espeak-ng`` (different voices and speeds), resampled to
 16 kHz, padded with 0.4 s of silence at each end, mixed with a different family of
-:mod:`frcrn.noise` at 0-10 dB SNR (mixture RMS -26 dBFS) and written to ``jobs/demo/audio/`` in a
-mix of formats and rates so that the demo exercises the loader's resampling and down-mixing:
-16 kHz WAV, 44.1 kHz stereo WAV, 8 kHz WAV, 16 kHz FLAC, 22.05 kHz WAV and 48 kHz FLAC. A
-``manifest.csv`` (columns ``audio_uri`` — path relative to the manifest's folder — ``speaker``,
-``text``) lists them.
+:mod:`frcrn.training.noise` at 0-10 dB SNR (mixture RMS -26 dBFS) and written to
+``jobs/demo/audio/`` in a mix of formats and rates so that the demo exercises the loader's
+resampling and down-mixing: 16 kHz WAV, 44.1 kHz stereo WAV, 8 kHz WAV, 16 kHz FLAC, 22.05 kHz WAV
+and 48 kHz FLAC. A ``manifest.csv`` (columns ``audio_uri`` — path relative to the manifest's
+folder — ``speaker``, ``text``) lists them.
 
 Deterministic: a fixed seed drives every random choice and the noise; the speech itself is only
 as reproducible as the installed espeak-ng (1.51 on Debian 12 when these files were made).
@@ -35,8 +35,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 if ROOT not in sys.path:  # run as a script from a source checkout
     sys.path.insert(0, ROOT)
 
-from frcrn.mixtures import mix_at_snr  # noqa: E402
-from frcrn.noise import make_noise  # noqa: E402
+from frcrn.training.mixtures import mix_at_snr  # noqa: E402
+from frcrn.training.noise import make_noise  # noqa: E402
 
 SEED = 20240601
 SR = 16000

@@ -5,8 +5,9 @@ There is no recorded noise corpus in this project, so training mixtures use nois
 read from disk except the speech clips passed in for babble.
 
 Every generator returns a 1-D ``float32`` array of exactly ``num_samples`` samples whose RMS is
-normalised to **1.0** (``mix_at_snr`` in :mod:`frcrn.mixtures` rescales it anyway; unit RMS keeps
-the families comparable). The peak is not bounded: impulsive families reach peaks of 10-40.
+normalised to **1.0** (``mix_at_snr`` in :mod:`frcrn.training.mixtures` rescales it anyway; unit
+RMS keeps the families comparable). The peak is not bounded: impulsive families reach peaks of
+10-40.
 
 Families (:data:`NOISE_FAMILIES`):
 
@@ -42,9 +43,9 @@ Families (:data:`NOISE_FAMILIES`):
     Rain/hiss/vinyl crackle: dense random droplets (50-3000 per second, heavy-tailed amplitudes)
     through a short 1-7 kHz resonance, plus high-passed hiss; balance -10..+15 dB.
 
-Speed: every family runs at well over 100x real time on one core (see ``python -m frcrn.noise``,
-which measures it: 416x (machine) to 4400x (white) for 10 s at 16 kHz, one core of the
-project's machine).
+Speed: every family runs at well over 100x real time on one core (see ``python -m
+frcrn.training.noise``, which measures it: 416x (machine) to 4400x (white) for 10 s at 16 kHz, one
+core of the project's machine).
 """
 
 from __future__ import annotations

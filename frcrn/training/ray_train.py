@@ -1,9 +1,9 @@
-"""Run `frcrn.train.Trainer` under Ray Train (TorchTrainer): multi-GPU / multi-node, same config.
+"""Run `frcrn.training.trainer.Trainer` under Ray Train (TorchTrainer): multi-GPU / multi-node, same config.
 
     frcrn train configs/train_default.yaml distributed.backend=ray distributed.num_workers=4 \\
         distributed.use_gpu=true
 
-(`frcrn.train.train` dispatches here when `distributed.backend` is `ray`.)
+(`frcrn.training.trainer.train` dispatches here when `distributed.backend` is `ray`.)
 
 Written for Ray Train V2, the default in Ray 2.60 (`RAY_TRAIN_V2_ENABLED` unset or 1); the calls
 used (TorchTrainer, ScalingConfig, RunConfig, FailureConfig, get_context, report, prepare_model,
@@ -49,7 +49,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .train import TrainConfig, Trainer, Worker
+from .trainer import TrainConfig, Trainer, Worker
 
 
 def _is_url(path: str) -> bool:
@@ -94,7 +94,7 @@ def _train_loop_per_worker(loop_config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _package_root() -> str:
-    return str(Path(__file__).resolve().parents[1])
+    return str(Path(__file__).resolve().parents[2])
 
 
 def train_ray(config: TrainConfig) -> Path:

@@ -8,7 +8,7 @@ Noise is grouped into families by its folder (``noise_recorded/0ad_ambient/...``
 ``0ad_ambient``) and split by file *within* each family, so every family is in both sets.
 
 :class:`NoisePool` and :class:`RirPool` hold the loaded arrays with their labels; mixtures draw
-from them (:func:`frcrn.mixtures.make_mixture`).
+from them (:func:`frcrn.training.mixtures.make_mixture`).
 """
 
 from __future__ import annotations

@@ -8,10 +8,11 @@ one line per log/eval event. Re-running the same command continues.
 Two ways to run the same config:
 
 * `distributed.backend: none` (default): one plain process on `device` (auto = CUDA when present).
-* `distributed.backend: ray`: `frcrn.train_ray` runs `distributed.num_workers` copies of this same
-  `Trainer` loop under Ray Train (TorchTrainer, DistributedDataParallel; gloo on CPU, NCCL on GPU).
+* `distributed.backend: ray`: `frcrn.training.ray_train` runs `distributed.num_workers` copies of
+  this same `Trainer` loop under Ray Train (TorchTrainer, DistributedDataParallel; gloo on CPU,
+  NCCL on GPU).
   Each worker draws its own mixtures (data seed = seed + rank), so the global batch is
-  `num_workers x optim.batch_size`; rank 0 alone validates and writes out_dir (see train_ray.py).
+  `num_workers x optim.batch_size`; rank 0 alone validates and writes out_dir (see ray_train.py).
 """
 
 from __future__ import annotations
@@ -28,12 +29,12 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from .audio.files import load_clips
+from ..audio.files import load_clips
+from ..model.checkpoint import load_checkpoint, save_checkpoint
+from ..model.config import ModelConfig
+from ..model.network import FRCRN
 from .losses import LossParts, frcrn_loss, si_snr
 from .mixtures import MixtureDataset, SpeechMixtures
-from .model.checkpoint import load_checkpoint, save_checkpoint
-from .model.config import ModelConfig
-from .model.network import FRCRN
 from .sources import NoisePool, RirPool
 
 BATCHES_PER_EPOCH = 1000
@@ -115,7 +116,7 @@ def recorded_noise_sources(root: str = "/") -> tuple[list[np.ndarray], list[dict
     """The installed CC0/CC-BY recorded sounds (arrays at 16 kHz) and one provenance record per
     array, in the same order: package, file (relative to ``root``), bank member, licence and the
     credit line CC-BY asks to keep. Sounds shorter than 0.1 s are dropped from both lists."""
-    from .noise_sources import PERMISSIVE_LICENCES, list_recorded_sounds, load_recorded_sound
+    from .recorded_noise import PERMISSIVE_LICENCES, list_recorded_sounds, load_recorded_sound
 
     arrays, records = [], []
     for sound in list_recorded_sounds(root, licences=PERMISSIVE_LICENCES):
@@ -161,7 +162,7 @@ def validate(model: FRCRN, items: Sequence[tuple[np.ndarray, np.ndarray, dict]])
 @dataclass
 class Worker:
     """Where one copy of the training loop runs. The default is a plain single process; the Ray
-    Train wrapper (`frcrn.train_ray`) makes one per rank, with `torch.distributed` initialised."""
+    Train wrapper (`frcrn.training.ray_train`) makes one per rank, with `torch.distributed` initialised."""
 
     rank: int = 0
     world_size: int = 1
@@ -183,7 +184,7 @@ class Worker:
 
 class Trainer:
     def __init__(self, config: TrainConfig, worker: Worker | None = None):
-        from .enhance import resolve_device
+        from ..enhance import resolve_device
 
         self.config = config
         self.worker = worker or Worker()
@@ -444,7 +445,7 @@ class Trainer:
 def train(config: TrainConfig) -> Path:
     """Train as `config.distributed.backend` says; returns the path of best.safetensors."""
     if config.distributed.backend == "ray":
-        from .train_ray import train_ray
+        from .ray_train import train_ray
 
         return train_ray(config)
     trainer = Trainer(config)

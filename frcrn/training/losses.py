@@ -13,7 +13,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from .model.network import FRCRN, FRCRNOutput
+from ..model.network import FRCRN, FRCRNOutput
 
 
 class LossParts(NamedTuple):

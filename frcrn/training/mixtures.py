@@ -2,7 +2,7 @@
 
 Each item: pick a clean clip (probability proportional to its length), take a random crop of
 ``crop_seconds`` (a shorter clip is placed at a random offset in silence), make noise with
-:func:`frcrn.noise.random_noise` (babble only from *other* clips, never the target clip), mix at a
+:func:`frcrn.training.noise.random_noise` (babble only from *other* clips, never the target clip), mix at a
 random SNR, scale the mixture to a random level and return ``(noisy, clean)``, with ``clean``
 scaled by exactly the same gain as the speech inside ``noisy`` so that ``noisy - clean`` is the
 noise.
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Literal, Mapping, Sequence
 import numpy as np
 import torch
 
-from .audio.files import list_audio_files, load_clips
+from ..audio.files import list_audio_files, load_clips
 from .noise import random_noise
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ class SpeechMixtures:
     level_dbfs: tuple[float, ...] = (-35.0, -15.0)
     """[low, high]: each noisy mixture's RMS level, drawn uniformly (dB re an RMS of 1.0)."""
     split_by: Literal["file", "speaker"] = "file"
-    """Hold out whole files, or whole speakers (:func:`frcrn.sources.speaker_of`)."""
+    """Hold out whole files, or whole speakers (:func:`frcrn.training.sources.speaker_of`)."""
     noise: str | tuple[str, ...] | None = None
     """Recorded noise (same forms as ``speech``); a file's folder names its family. Held in memory."""
     recorded_noise_prob: float = 0.25
@@ -311,7 +311,7 @@ def make_mixture(
 
     ``weights`` are the clip-choice probabilities (default: proportional to length).
     ``recorded_noise`` replaces the synthetic noise with probability ``recorded_noise_prob``: a
-    :class:`frcrn.sources.NoisePool` (family first, then a file; the family is the item's) or plain
+    :class:`frcrn.training.sources.NoisePool` (family first, then a file; the family is the item's) or plain
     arrays (family ``"recorded"``). With ``rirs``, the speech is reverberated with probability
     ``rir_prob`` and the target is the reverberant speech (``meta["reverb"]``). Without them the
     random draws are those of earlier versions, so existing seeds give the same items.

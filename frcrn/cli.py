@@ -130,7 +130,8 @@ def _convert(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from .config import ConfigError, load_typed
-    from .training.trainer import TrainConfig, train
+    from .training.config import TrainConfig
+    from .training.run import train
 
     try:
         config = load_typed(TrainConfig, args.config, args.overrides)

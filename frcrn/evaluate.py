@@ -41,7 +41,7 @@ import pandas as pd
 from .config import ConfigError, load_typed
 from .enhance import EnhanceConfig
 from .quality.dnsmos import DEFAULT_MODEL as DEFAULT_DNSMOS_MODEL
-from .training.mixtures import SpeechMixtures
+from .training.data import SpeechMixtures
 
 __all__ = ["EvalConfig", "SyntheticSet", "PairedSet", "run_eval", "eval_main", "summarize", "format_summary",
            "METRICS", "INTRUSIVE", "NON_INTRUSIVE", "SUMMARY_COLUMNS"]
@@ -73,7 +73,7 @@ _CHUNK = 8  # items read, enhanced and scored together (bounds memory on long pa
 class SyntheticSet(SpeechMixtures):
     """Mixtures of clean speech and synthetic noise, drawn like a training run's validation set.
 
-    Speech, split and mixture settings are :class:`frcrn.training.mixtures.SpeechMixtures`, the class
+    Speech, split and mixture settings are :class:`frcrn.training.data.SpeechMixtures`, the class
     training's ``data`` section extends too; with its defaults (the shipped model's run) and
     ``count``/``seed`` equal to training's ``validation_items``/``validation_seed``, this set IS
     that run's validation set. For a run with other data settings, copy its ``data`` values here.

@@ -34,8 +34,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from frcrn.enhance import EnhanceConfig, Enhancer
 from frcrn.audio.loudness import normalisation_gain
+from frcrn.enhance import EnhanceConfig, Enhancer
 from frcrn.reference import modelscope_pipeline, reference_padding
 from tests.conftest import EXAMPLES, shared_file, snr_db
 

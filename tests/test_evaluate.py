@@ -60,7 +60,7 @@ def test_default_config_file_matches_the_built_in_defaults():
 def test_synthetic_defaults_are_the_default_training_runs_validation_set():
     import yaml
 
-    from frcrn.training.trainer import DataConfig
+    from frcrn.training.config import DataConfig
 
     train = yaml.safe_load((ROOT / "configs" / "train_default.yaml").read_text())["data"]
     data = dataclasses.replace(DataConfig(), **{k: (tuple(v) if isinstance(v, list) else v) for k, v in train.items()})
@@ -84,8 +84,8 @@ def test_config_errors_name_the_key():
 @needs_shared
 def test_synthetic_items_are_the_training_validation_mixtures():
     from frcrn.audio.files import audio_files, load_clips
+    from frcrn.training.config import DataConfig
     from frcrn.training.mixtures import make_validation_set, split_speech_files
-    from frcrn.training.trainer import DataConfig
 
     items = ev.synthetic_items(ev.SyntheticSet(count=2))
     data = DataConfig(crop_seconds=2.0)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from frcrn.training.mixtures import SpeechMixtures
+from frcrn.training.data import SpeechMixtures
 from frcrn.training.sources import NoisePool, RirPool, family_of, speaker_of, split_by_family, split_groups
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -118,7 +118,7 @@ def test_noisy_minus_target_is_the_noise_with_reverberant_targets(tmp_path):
 @pytest.mark.skipif(not SHARED.is_dir(), reason="needs ../shared")
 def test_v2_recipe_holds_out_librispeech_speakers_and_every_noise_family():
     from frcrn.config import load_typed
-    from frcrn.training.trainer import TrainConfig
+    from frcrn.training.config import TrainConfig
 
     root = Path(__file__).resolve().parents[1]
     import os
@@ -142,7 +142,7 @@ def test_eval_v2_synthetic_set_is_the_v2_training_validation_set():
 
     from frcrn.config import load_typed
     from frcrn.evaluate import load_config
-    from frcrn.training.trainer import TrainConfig
+    from frcrn.training.config import TrainConfig
 
     root = Path(__file__).resolve().parents[1]
     data = load_typed(TrainConfig, str(root / "configs/train_default_v2.yaml")).data

@@ -19,8 +19,9 @@ from frcrn.cli import main as cli_main
 from frcrn.config import ConfigError, load_typed
 from frcrn.model.config import ModelConfig
 from frcrn.model.network import FRCRN
+from frcrn.training.config import DataConfig, DistributedConfig, OptimConfig, TrainConfig
 from frcrn.training.losses import cirm_target, frcrn_loss, si_snr
-from frcrn.training.trainer import DataConfig, DistributedConfig, OptimConfig, TrainConfig, Trainer, Worker
+from frcrn.training.trainer import Trainer, Worker
 from tests.job.conftest import moto_endpoint, s3  # noqa: F401 - fixtures: a real S3 API server
 
 ROOT = Path(__file__).resolve().parents[1]

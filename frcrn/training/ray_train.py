@@ -1,9 +1,10 @@
-"""Run `frcrn.training.trainer.Trainer` under Ray Train (TorchTrainer): multi-GPU / multi-node, same config.
+"""Run `frcrn.training.trainer.Trainer` under Ray Train (TorchTrainer): multi-GPU / multi-node,
+same config.
 
     frcrn train configs/train_default.yaml distributed.backend=ray distributed.num_workers=4 \\
         distributed.use_gpu=true
 
-(`frcrn.training.trainer.train` dispatches here when `distributed.backend` is `ray`.)
+(`frcrn.training.run.train` dispatches here when `distributed.backend` is `ray`.)
 
 Written for Ray Train V2, the default in Ray 2.60 (`RAY_TRAIN_V2_ENABLED` unset or 1); the calls
 used (TorchTrainer, ScalingConfig, RunConfig, FailureConfig, get_context, report, prepare_model,
@@ -49,7 +50,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .trainer import TrainConfig, Trainer, Worker
+from .config import TrainConfig
+from .trainer import Trainer, Worker
 
 
 def _is_url(path: str) -> bool:

@@ -1,18 +1,18 @@
-"""Train FRCRN on on-the-fly mixtures: `frcrn train CONFIG [key=value ...]`.
+"""The training loop of `frcrn train CONFIG [key=value ...]`: FRCRN on on-the-fly mixtures.
 
 Resumable: `out_dir/last.pt` holds model, optimiser, scheduler and counters (plain tensors and
 numbers, loadable with weights_only=True); `out_dir/best.safetensors` (+ .json) is the best model so
 far by validation SI-SNR, in the project checkpoint format with provenance; `out_dir/log.jsonl` has
 one line per log/eval event. Re-running the same command continues.
 
-Two ways to run the same config:
+Two ways to run the same config (:func:`frcrn.training.run.train` picks by `distributed.backend`):
 
 * `distributed.backend: none` (default): one plain process on `device` (auto = CUDA when present).
 * `distributed.backend: ray`: `frcrn.training.ray_train` runs `distributed.num_workers` copies of
   this same `Trainer` loop under Ray Train (TorchTrainer, DistributedDataParallel; gloo on CPU,
-  NCCL on GPU).
-  Each worker draws its own mixtures (data seed = seed + rank), so the global batch is
-  `num_workers x optim.batch_size`; rank 0 alone validates and writes out_dir (see ray_train.py).
+  NCCL on GPU). Each worker draws its own mixtures (data seed = seed + rank), so the global batch
+  is `num_workers x optim.batch_size`; rank 0 alone validates and writes out_dir (see
+  ray_train.py).
 """
 
 from __future__ import annotations
@@ -22,94 +22,24 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..audio.files import load_clips
 from ..model.checkpoint import load_checkpoint, save_checkpoint
-from ..model.config import ModelConfig
 from ..model.network import FRCRN
+from .config import DataConfig, TrainConfig
 from .losses import LossParts, frcrn_loss, si_snr
-from .mixtures import MixtureDataset, SpeechMixtures
+from .mixtures import MixtureDataset
 from .sources import NoisePool, RirPool
 
 BATCHES_PER_EPOCH = 1000
 """The mixture stream is endless; an epoch is a reseeding point of it (the data RNG is
 ``[seed + rank, epoch]``), and with the index inside it, the position a resumed run continues from."""
-
-
-@dataclass(frozen=True)
-class DataConfig(SpeechMixtures):
-    """Training data: the speech, split and mixture settings of :class:`SpeechMixtures`, plus
-    the fixed validation set's size and seed and the optional recorded noise."""
-
-    validation_items: int = 48
-    validation_seed: int = 1234
-    speech_licence: str | None = None
-    """Licence of ``speech``, recorded in the checkpoint's provenance (null: the DNS clips'
-    licence for the default speech, else "not stated")."""
-    noise_licence: str | None = None
-    """Licence of ``noise``, recorded in the checkpoint's provenance."""
-    rir_licence: str | None = None
-    """Licence of ``rir``, recorded in the checkpoint's provenance."""
-    recorded_noise: bool = False
-    """Also mix in recorded sounds from installed Debian packages with CC0/CC-BY licences."""
-    storage_options: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    """fsspec options for URL specs (e.g. an S3 endpoint); never written into checkpoints."""
-
-
-
-@dataclass(frozen=True)
-class OptimConfig:
-    batch_size: int = 4
-    lr: float = 1e-3
-    grad_clip: float = 10.0
-    plateau_factor: float = 0.5
-    plateau_patience: int = 4
-    min_lr: float = 1e-5
-
-
-@dataclass(frozen=True)
-class DistributedConfig:
-    backend: Literal["none", "ray"] = "none"
-    """`none`: train in this process. `ray`: Ray Train (TorchTrainer) with `num_workers` workers."""
-    num_workers: int = 2
-    """Ray Train workers (data-parallel replicas; one GPU each with use_gpu)."""
-    use_gpu: bool = False
-    """Give each Ray worker one GPU (NCCL); false = CPU workers (gloo)."""
-    cpus_per_worker: float = 1.0
-    """CPUs Ray reserves per worker (set `num_threads` to match)."""
-    address: str | None = None
-    """Ray cluster to join ("auto", "ray://host:10001"); null = RAY_ADDRESS or a new local Ray."""
-    storage_path: str | None = None
-    """Ray Train's own run storage (null = <out_dir>/ray). Multi-node: a shared path or s3:// URL."""
-    sync_batchnorm: bool = False
-    """GPU only: SyncBatchNorm across workers; default keeps per-worker BatchNorm statistics."""
-    max_failures: int = 0
-    """Ray Train restarts after a worker failure (each restart resumes from out_dir/last.pt)."""
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    model: ModelConfig = field(default_factory=ModelConfig)
-    data: DataConfig = field(default_factory=DataConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    out_dir: str = "runs/train"
-    init_from: str | None = None
-    """Checkpoint to start from when out_dir has no last.pt (e.g. the shipped default)."""
-    steps: int = 100_000
-    max_hours: float | None = None
-    eval_every: int = 250
-    log_every: int = 25
-    seed: int = 0
-    num_threads: int | None = None
-    device: str = "auto"
-    """auto (CUDA when available), cpu, cuda or cuda:N; Ray workers use the device Ray assigns."""
-    distributed: DistributedConfig = field(default_factory=DistributedConfig)
 
 
 def recorded_noise_sources(root: str = "/") -> tuple[list[np.ndarray], list[dict[str, Any]]]:
@@ -440,14 +370,3 @@ class Trainer:
                 self.evaluate_and_save()
         if self._evaluated_at != self.step:
             self.evaluate_and_save()
-
-
-def train(config: TrainConfig) -> Path:
-    """Train as `config.distributed.backend` says; returns the path of best.safetensors."""
-    if config.distributed.backend == "ray":
-        from .ray_train import train_ray
-
-        return train_ray(config)
-    trainer = Trainer(config)
-    trainer.run()
-    return trainer.out / "best.safetensors"

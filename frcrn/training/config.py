@@ -1,0 +1,84 @@
+"""What a training run is: :class:`TrainConfig` and its sections (model, data, optim, distributed),
+as frozen dataclasses that `frcrn train CONFIG [key=value ...]` reads from YAML
+(:func:`frcrn.config.load_typed`; ``configs/train_*.yaml``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..model.config import ModelConfig
+from .data import SpeechMixtures
+
+__all__ = ["DataConfig", "OptimConfig", "DistributedConfig", "TrainConfig"]
+
+
+@dataclass(frozen=True)
+class DataConfig(SpeechMixtures):
+    """Training data: the speech, split and mixture settings of :class:`SpeechMixtures`, plus
+    the fixed validation set's size and seed and the optional recorded noise."""
+
+    validation_items: int = 48
+    validation_seed: int = 1234
+    speech_licence: str | None = None
+    """Licence of ``speech``, recorded in the checkpoint's provenance (null: the DNS clips'
+    licence for the default speech, else "not stated")."""
+    noise_licence: str | None = None
+    """Licence of ``noise``, recorded in the checkpoint's provenance."""
+    rir_licence: str | None = None
+    """Licence of ``rir``, recorded in the checkpoint's provenance."""
+    recorded_noise: bool = False
+    """Also mix in recorded sounds from installed Debian packages with CC0/CC-BY licences."""
+    storage_options: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """fsspec options for URL specs (e.g. an S3 endpoint); never written into checkpoints."""
+
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    batch_size: int = 4
+    lr: float = 1e-3
+    grad_clip: float = 10.0
+    plateau_factor: float = 0.5
+    plateau_patience: int = 4
+    min_lr: float = 1e-5
+
+
+@dataclass(frozen=True)
+class DistributedConfig:
+    backend: Literal["none", "ray"] = "none"
+    """`none`: train in this process. `ray`: Ray Train (TorchTrainer) with `num_workers` workers."""
+    num_workers: int = 2
+    """Ray Train workers (data-parallel replicas; one GPU each with use_gpu)."""
+    use_gpu: bool = False
+    """Give each Ray worker one GPU (NCCL); false = CPU workers (gloo)."""
+    cpus_per_worker: float = 1.0
+    """CPUs Ray reserves per worker (set `num_threads` to match)."""
+    address: str | None = None
+    """Ray cluster to join ("auto", "ray://host:10001"); null = RAY_ADDRESS or a new local Ray."""
+    storage_path: str | None = None
+    """Ray Train's own run storage (null = <out_dir>/ray). Multi-node: a shared path or s3:// URL."""
+    sync_batchnorm: bool = False
+    """GPU only: SyncBatchNorm across workers; default keeps per-worker BatchNorm statistics."""
+    max_failures: int = 0
+    """Ray Train restarts after a worker failure (each restart resumes from out_dir/last.pt)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    out_dir: str = "runs/train"
+    init_from: str | None = None
+    """Checkpoint to start from when out_dir has no last.pt (e.g. the shipped default)."""
+    steps: int = 100_000
+    max_hours: float | None = None
+    eval_every: int = 250
+    log_every: int = 25
+    seed: int = 0
+    num_threads: int | None = None
+    device: str = "auto"
+    """auto (CUDA when available), cpu, cuda or cuda:N; Ray workers use the device Ray assigns."""
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)

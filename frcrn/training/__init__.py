@@ -1,8 +1,10 @@
 """Training FRCRN on on-the-fly mixtures.
 
-`trainer` (configs, the training loop, `train(config)`), `ray_train` (the same loop under Ray
-Train), `losses`, `sources` (speaker/family hold-out, noise and impulse-response pools),
-`mixtures` (SpeechMixtures, making mixtures, the training stream, the fixed validation set),
+`config` (TrainConfig and its sections), `run` (`train(config)`: in this process or under Ray),
+`trainer` (the training loop: Trainer, Worker, validate), `ray_train` (the same loop under Ray
+Train), `losses`, `data` (SpeechMixtures: which speech, noise and impulse responses, and which of
+their files are held out), `sources` (hold-out by speaker and noise family; noise and
+impulse-response pools), `mixtures` (one mixture, the training stream, the fixed validation set),
 `noise` (the synthetic noise families) and `recorded_noise` (recorded sound effects from Debian
 packages).
 """

@@ -144,7 +144,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from .evaluate import eval_main
+    from .evaluation.run import eval_main
 
     config = args.config
     if config and "=" in config and not os.path.exists(config):  # `frcrn eval key=value` without a file

@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from frcrn import evaluate as ev
+from frcrn.evaluation import run as ev
 from frcrn.config import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -38,10 +38,10 @@ from typing import Any, Callable, Literal, Sequence
 import numpy as np
 import pandas as pd
 
-from .config import ConfigError, load_typed
-from .enhance import EnhanceConfig
-from .quality.dnsmos import DEFAULT_MODEL as DEFAULT_DNSMOS_MODEL
-from .training.data import SpeechMixtures
+from ..config import ConfigError, load_typed
+from ..enhance import EnhanceConfig
+from ..quality.dnsmos import DEFAULT_MODEL as DEFAULT_DNSMOS_MODEL
+from ..training.data import SpeechMixtures
 
 __all__ = ["EvalConfig", "SyntheticSet", "PairedSet", "run_eval", "eval_main", "summarize", "format_summary",
            "METRICS", "INTRUSIVE", "NON_INTRUSIVE", "SUMMARY_COLUMNS"]
@@ -286,7 +286,7 @@ class _Item:
 
 
 def _read(location: str, config: EvalConfig) -> np.ndarray:
-    from .audio.files import read_audio
+    from ..audio.files import read_audio
 
     return read_audio(location, storage_options=config.storage_options or None,
                       max_seconds=config.max_seconds).samples
@@ -294,8 +294,8 @@ def _read(location: str, config: EvalConfig) -> np.ndarray:
 
 def synthetic_items(s: SyntheticSet, storage_options: dict[str, Any] | None = None) -> list[_Item]:
     """The synthetic set: same files, split, seeds and mixture settings as training's validation set."""
-    from .audio.files import list_audio_files, load_clips
-    from .training.mixtures import make_validation_set
+    from ..audio.files import list_audio_files, load_clips
+    from ..training.mixtures import make_validation_set
 
     try:
         if s.files == "validation":
@@ -373,7 +373,7 @@ def unpaired_items(config: EvalConfig) -> list[_Item]:
 
 def _intrusive(which: Sequence[str], est: np.ndarray, ref: np.ndarray, notes: list[str], label: str
                ) -> dict[str, float]:
-    from .quality import metrics
+    from ..quality import metrics
 
     out = {}
     for name in which:
@@ -562,8 +562,8 @@ def _columns(config: EvalConfig, present: Sequence[str]) -> list[str]:
 
 def evaluate(config: EvalConfig, log: Callable[[str], None] = print) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Run the evaluation: ``(per-item rows, summary, run metadata)``; writes ``config.output``."""
-    from .enhance import Enhancer
-    from .model.checkpoint import CheckpointError
+    from ..enhance import Enhancer
+    from ..model.checkpoint import CheckpointError
 
     started = time.monotonic()
     items: list[_Item] = []
@@ -582,7 +582,7 @@ def evaluate(config: EvalConfig, log: Callable[[str], None] = print) -> tuple[pd
         raise ConfigError(f"checkpoint: {err}") from None
     dnsmos = None
     if config.dnsmos_model and any(i.set in config.dnsmos_sets for i in items):
-        from .quality.dnsmos import Dnsmos
+        from ..quality.dnsmos import Dnsmos
 
         try:
             dnsmos = Dnsmos(config.dnsmos_model, storage_options=config.storage_options or None,

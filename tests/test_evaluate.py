@@ -1,4 +1,4 @@
-"""frcrn.evaluate: `frcrn eval` on synthetic, paired and unpaired sets."""
+"""frcrn.evaluation: `frcrn eval` on synthetic, paired and unpaired sets."""
 
 from __future__ import annotations
 
@@ -13,8 +13,11 @@ import pytest
 import soundfile as sf
 import torch
 
-from frcrn.evaluation import run as ev
+from frcrn import evaluation as ev
 from frcrn.config import ConfigError
+from frcrn.enhance import EnhanceConfig
+from frcrn.evaluation.run import eval_main
+from frcrn.evaluation.sets import pair_files, synthetic_items
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -49,7 +52,7 @@ def _restore_torch_threads():
 
 def _config(tmp_path: Path, checkpoint: str, **changes) -> ev.EvalConfig:
     base = ev.EvalConfig(checkpoint=checkpoint, output=str(tmp_path / "out" / "items.parquet"),
-                         enhance=ev.EnhanceConfig(device="cpu", num_threads=1), progress=False, dnsmos_threads=1)
+                         enhance=EnhanceConfig(device="cpu", num_threads=1), progress=False, dnsmos_threads=1)
     return dataclasses.replace(base, **changes)
 
 
@@ -87,7 +90,7 @@ def test_synthetic_items_are_the_training_validation_mixtures():
     from frcrn.training.config import DataConfig
     from frcrn.training.mixtures import make_validation_set, split_speech_files
 
-    items = ev.synthetic_items(ev.SyntheticSet(count=2))
+    items = synthetic_items(ev.SyntheticSet(count=2))
     data = DataConfig(crop_seconds=2.0)
     _, val = split_speech_files(audio_files(data.speech), data.validation_fraction, data.split_seed)
     want = make_validation_set(load_clips(val), 2, data.validation_seed, data.mixture_config())
@@ -141,7 +144,7 @@ def test_model_path_reproduces_the_training_validation_numbers(tmp_path, tiny_ch
                      unpaired=None, output=None, synthetic=synthetic)
     _, summary, _ = ev.evaluate(config, log=lambda _: None)
     model, _ = load_checkpoint(tiny_checkpoint)
-    want = validate(model, [(*item.load(), {}) for item in ev.synthetic_items(synthetic)])
+    want = validate(model, [(*item.load(), {}) for item in synthetic_items(synthetic)])
     # SI-SDR removes the mean, training's SI-SNR does not: equal to ~0.01 dB on these mixtures
     assert summary.loc["SI-SDR", "noisy"] == pytest.approx(want["si_snr_noisy"], abs=0.02)
     assert summary.loc["SI-SDR", "enhanced"] == pytest.approx(want["si_snr_enhanced"], abs=0.02)
@@ -197,11 +200,11 @@ def test_paired_table_manifest_and_length_mismatch(tmp_path, tiny_checkpoint):
 def test_pairing_by_name_and_fileid():
     noisy = [("a/one.wav", "n/a/one.wav"), ("b/two.wav", "n/b/two.wav")]
     clean = [("one.wav", "c/one.wav"), ("two.wav", "c/two.wav")]
-    pairs, missing, how = ev.pair_files(noisy, clean)
+    pairs, missing, how = pair_files(noisy, clean)
     assert how == "name" and not missing and [p[2] for p in pairs] == ["c/one.wav", "c/two.wav"]
     noisy = [("book_07_snr5_fileid_12.wav", "n/12"), ("door_snr0_fileid_3.wav", "n/3"), ("other.wav", "n/x")]
     clean = [("clean_fileid_3.wav", "c/3"), ("clean_fileid_12.wav", "c/12")]
-    pairs, missing, how = ev.pair_files(noisy, clean)
+    pairs, missing, how = pair_files(noisy, clean)
     assert how == "fileid" and missing == ["other.wav"] and [(p[1], p[2]) for p in pairs] == [("n/12", "c/12"), ("n/3", "c/3")]
 
 
@@ -211,18 +214,18 @@ def test_unmatched_files_fail_unless_allowed(tmp_path, tiny_checkpoint, capsys):
     overrides = ["synthetic.enabled=false", "unpaired=null", "dnsmos_model=null", "progress=false",
                  f"checkpoint={tiny_checkpoint}", f"output={tmp_path / 'o.parquet'}",
                  f"paired.noisy={tmp_path / 'noisy'}", f"paired.clean={tmp_path / 'clean'}"]
-    assert ev.eval_main(overrides) == 2
+    assert eval_main(overrides) == 2
     assert "1 of 2 noisy files have no clean match" in capsys.readouterr().err
     config_file = tmp_path / "eval.yaml"
     config_file.write_text("paired:\n  allow_unmatched: true\nenhance:\n  device: cpu\n  num_threads: 1\n")
-    assert ev.eval_main([str(config_file)] + overrides) == 0
+    assert eval_main([str(config_file)] + overrides) == 0
     captured = capsys.readouterr()
     assert "skipped" in captured.err and "PESQ-WB" in captured.out
     assert list(pd.read_parquet(tmp_path / "o.parquet")["item"]) == ["a.wav"]
 
 
 def test_eval_main_reports_a_missing_checkpoint(tmp_path, capsys):
-    code = ev.eval_main([f"checkpoint={tmp_path / 'nope.safetensors'}", "synthetic.enabled=false",
+    code = eval_main([f"checkpoint={tmp_path / 'nope.safetensors'}", "synthetic.enabled=false",
                          f"unpaired={EXAMPLES}", "dnsmos_model=null"])
     assert code == 2 and "checkpoint not found" in capsys.readouterr().err
 

@@ -141,7 +141,7 @@ def test_eval_v2_synthetic_set_is_the_v2_training_validation_set():
     import dataclasses
 
     from frcrn.config import load_typed
-    from frcrn.evaluation.run import load_config
+    from frcrn.evaluation.config import load_config
     from frcrn.training.config import TrainConfig
 
     root = Path(__file__).resolve().parents[1]

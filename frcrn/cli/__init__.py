@@ -56,10 +56,10 @@ def output_location(out_dir: str, relative: str, extension: str) -> str:
 def _enhance(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .audio.codec import AudioError
-    from .audio.files import read_audio, write_audio
-    from .enhance import EnhanceConfig, Enhancer
-    from .model.checkpoint import CheckpointError
+    from ..audio.codec import AudioError
+    from ..audio.files import read_audio, write_audio
+    from ..enhance import EnhanceConfig, Enhancer
+    from ..model.checkpoint import CheckpointError
 
     try:
         tasks = list(find_inputs(args.inputs))
@@ -94,7 +94,7 @@ def _enhance(args: argparse.Namespace) -> int:
 
 def _load_or_report(location: str) -> tuple[Any, Any] | None:
     """(model, info) of a checkpoint, or None after telling the user why it cannot be used."""
-    from .model.checkpoint import CheckpointError, load_checkpoint
+    from ..model.checkpoint import CheckpointError, load_checkpoint
 
     try:
         return load_checkpoint(location)
@@ -115,7 +115,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from .model.checkpoint import save_checkpoint
+    from ..model.checkpoint import save_checkpoint
 
     loaded = _load_or_report(args.source)
     if loaded is None:
@@ -129,9 +129,9 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .config import ConfigError, load_typed
-    from .training.config import TrainConfig
-    from .training.run import train
+    from ..config import ConfigError, load_typed
+    from ..training.config import TrainConfig
+    from ..training.run import train
 
     try:
         config = load_typed(TrainConfig, args.config, args.overrides)
@@ -144,7 +144,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from .evaluation.run import eval_main
+    from ..evaluation.run import eval_main
 
     config = args.config
     if config and "=" in config and not os.path.exists(config):  # `frcrn eval key=value` without a file
@@ -193,6 +193,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     return args.run(args)
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,0 +1,7 @@
+"""`python -m frcrn.cli ...`: the `frcrn` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -14,9 +14,9 @@ import soundfile as sf
 import torch
 
 from frcrn import evaluation as ev
+from frcrn.cli.eval import eval_main
 from frcrn.config import ConfigError
 from frcrn.enhance import EnhanceConfig
-from frcrn.evaluation.run import eval_main
 from frcrn.evaluation.sets import pair_files, synthetic_items
 
 ROOT = Path(__file__).resolve().parents[1]

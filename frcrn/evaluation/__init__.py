@@ -20,7 +20,8 @@ defined) is printed and returned.
 Relative paths in the config are relative to the working directory (run from the project root).
 
 Modules: `config` (EvalConfig and its sets), `sets` (listing, pairing and loading the items),
-`scoring` (per-item scores and the summaries) and `run` (evaluate, run_eval, eval_main).
+`scoring` (per-item scores and the summaries) and `run` (evaluate, run_eval). The command line,
+`frcrn eval`, is :mod:`frcrn.cli.eval`.
 """
 
 from .config import INTRUSIVE, METRICS, NON_INTRUSIVE, SETS, EvalConfig, PairedSet, SyntheticSet, load_config

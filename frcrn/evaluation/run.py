@@ -14,11 +14,11 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 
 from ..config import ConfigError
-from .config import METRICS, SETS, EvalConfig, load_config
+from .config import METRICS, SETS, EvalConfig
 from .scoring import family_summary, format_family_summary, format_summary, score_chunk, summarize
 from .sets import Item, is_url, paired_items, synthetic_items, unpaired_items
 
-__all__ = ["evaluate", "run_eval", "eval_main"]
+__all__ = ["evaluate", "run_eval"]
 
 _CHUNK = 8  # items read, enhanced and scored together (bounds memory on long paired sets)
 
@@ -146,35 +146,3 @@ def run_eval(config: EvalConfig, log: Callable[[str], None] = print) -> pd.DataF
         log(f"per-item results: {config.output}")
     log(f"took {metadata['seconds']:.1f} s")
     return summary
-
-
-USAGE = """usage: frcrn eval [CONFIG] [key.sub=value ...]
-
-Enhance evaluation sets with a checkpoint and report PESQ-WB/NB, STOI, ESTOI, SI-SDR and DNSMOS
-SIG/BAK/OVRL before and after. CONFIG is a YAML file (see configs/eval_default.yaml); without it,
-the built-in defaults are used (the training run's validation set plus the model card's examples).
-Examples:
-  frcrn eval configs/eval_default.yaml checkpoint=runs/default/best.safetensors
-  frcrn eval synthetic.enabled=false paired.noisy='noisy/**/*.wav' paired.clean='clean/**/*.wav'
-"""
-
-
-def eval_main(argv: list[str]) -> int:
-    """``frcrn eval``: ``[CONFIG] [key=value ...]``. Returns the exit status (0 ok, 2 config error, 1 failure)."""
-    args = list(argv)
-    if any(a in ("-h", "--help") for a in args):
-        print(USAGE)
-        return 0
-    path = None
-    if args and ("=" not in args[0] or os.path.exists(args[0])):
-        path, args = args[0], args[1:]
-    try:
-        config = load_config(path, args)
-        run_eval(config)
-    except ConfigError as err:
-        print(f"frcrn eval: error: {err}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, RuntimeError, ValueError) as err:
-        print(f"frcrn eval: error: {type(err).__name__}: {err}", file=sys.stderr)
-        return 1
-    return 0

@@ -1,7 +1,7 @@
 """The Enhancer: exact lengths, silence, gain, batching, windowing, and how it compares with the reference.
 
-How our output compares with the reference pipeline (`frcrn.reference.modelscope_pipeline`, a replica
-of ModelScope's ANSPipeline) on short files, at the normalised level (restore_gain=False). Both
+How our output compares with the reference pipeline (`modelscope_pipeline` in
+tests/support/modelscope_reference.py, a replica of ModelScope's ANSPipeline) on short files, at the normalised level (restore_gain=False). Both
 normalise loudness identically and run a short file through the model in one pass, but they pad
 differently: the reference appends 16000-28000 zeros at the END only; the Enhancer puts 640 zeros
 before the file and pads the end to a multiple of 0.5 s. FRCRN's squeeze-and-excitation layers
@@ -36,8 +36,8 @@ import torch
 
 from frcrn.audio.loudness import normalisation_gain
 from frcrn.enhance import EnhanceConfig, Enhancer
-from frcrn.reference import modelscope_pipeline, reference_padding
 from tests.conftest import EXAMPLES, shared_file, snr_db
+from tests.support.modelscope_reference import modelscope_pipeline, reference_padding
 
 START = 1600
 """The first 100 ms (5 frames), where the two pipelines' different start context shows."""

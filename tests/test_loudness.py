@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from frcrn.audio.loudness import normalisation_gain
-from frcrn.reference import audio_norm
+from tests.support.modelscope_reference import audio_norm
 
 
 def _at_dbfs(x: np.ndarray, dbfs: float) -> np.ndarray:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from frcrn.reference import audio_norm
 from tests.conftest import EXAMPLES, PARITY, shared_file
+from tests.support.modelscope_reference import audio_norm
 
 TOLERANCE = 1e-4
 

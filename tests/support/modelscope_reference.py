@@ -1,4 +1,5 @@
-"""A faithful replica of ModelScope's ANS pipeline for FRCRN, as a yardstick for `frcrn.enhance`.
+"""A faithful replica of ModelScope's ANS pipeline for FRCRN, as a yardstick for `frcrn.enhance`
+in the tests (it does not ship with the library).
 
 Why this exists: `Enhancer` is the product path (any length, memory flat in file length, batching,
 gain restored). It deliberately pads and windows differently from the reference, so "does it match
@@ -30,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .model.network import FRCRN
+from frcrn.model.network import FRCRN
 
 WINDOW = 16000
 """The reference's window (1 s) for padding and for segmented decoding."""

@@ -1,5 +1,8 @@
 """Deterministic synthetic noise for training the project's default denoiser.
 
+One concept: the synthetic noise families (14 generators, their shared DSP helpers and the
+weighted draw among them); splitting the generators apart would scatter one catalogue.
+
 There is no recorded noise corpus in this project, so training mixtures use noise made here from a
 ``numpy.random.Generator``: the same generator state always gives the same noise, and nothing is
 read from disk except the speech clips passed in for babble.

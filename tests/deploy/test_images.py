@@ -194,8 +194,8 @@ def test_build_context_has_what_the_dockerfiles_copy_and_nothing_sensitive():
                 assert in_context(src.rstrip("/")), f"{IMAGES[variant].name} copies {src}, which .dockerignore drops"
     for kept in ("frcrn/__init__.py", "jobs/cli.py", "frcrn/weights/default.safetensors", "pyproject.toml"):
         assert in_context(kept), kept
-    for dropped in (".git/config", "runs/x/log.jsonl", "out/demo/a.wav", "tests/test_audio.py", ".env",
-                    "frcrn/__pycache__/model.cpython-311.pyc", "frcrn/weights/pytorch_model.bin",
+    for dropped in (".git/config", "runs/x/log.jsonl", "out/demo/a.wav", "tests/audio/test_codec.py", ".env",
+                    "frcrn/model/__pycache__/network.cpython-311.pyc", "frcrn/weights/pytorch_model.bin",
                     "jobs/demo/audio/demo_01.wav", "deploy/kuberay/rayjob.yaml", "secrets/creds.pem",
                     "dist/frcrn-0.1.0-py3-none-any.whl"):
         assert not in_context(dropped), dropped

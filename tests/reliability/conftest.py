@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from tests.job.conftest import list_keys, moto_endpoint, tiny_checkpoint  # noqa: F401 - fixtures
+from tests.jobs.conftest import list_keys, moto_endpoint, tiny_checkpoint  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL = str(ROOT / "configs" / "local.yaml")

@@ -22,9 +22,9 @@ from frcrn.model.network import FRCRN
 from frcrn.training.config import DataConfig, DistributedConfig, OptimConfig, TrainConfig
 from frcrn.training.losses import cirm_target, frcrn_loss, si_snr
 from frcrn.training.trainer import Trainer, Worker
-from tests.job.conftest import moto_endpoint, s3  # noqa: F401 - fixtures: a real S3 API server
+from tests.jobs.conftest import moto_endpoint, s3  # noqa: F401 - fixtures: a real S3 API server
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "data" / "dns_no_reverb_frcrn_enhanced"
 TINY = ModelConfig(width=8, fsmn_hidden=8)
 LAST_KEYS = {"model", "optimizer", "scheduler", "step", "seconds", "best", "epoch", "batch_in_epoch",

@@ -12,7 +12,7 @@ import soundfile as sf
 
 from frcrn.quality import dnsmos, metrics
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 DNSMOS_MODEL = SHARED / "dnsmos" / "sig_bak_ovr.onnx"
 EXAMPLES = sorted((SHARED / "examples").glob("*.wav"))

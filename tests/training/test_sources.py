@@ -12,7 +12,7 @@ import pytest
 from frcrn.training.data import SpeechMixtures
 from frcrn.training.sources import NoisePool, RirPool, family_of, speaker_of, split_by_family, split_groups
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 @pytest.mark.parametrize("path, speaker", [
@@ -120,7 +120,7 @@ def test_v2_recipe_holds_out_librispeech_speakers_and_every_noise_family():
     from frcrn.config import load_typed
     from frcrn.training.config import TrainConfig
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     import os
 
     cwd = os.getcwd()
@@ -144,7 +144,7 @@ def test_eval_v2_synthetic_set_is_the_v2_training_validation_set():
     from frcrn.evaluation.config import load_config
     from frcrn.training.config import TrainConfig
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     data = load_typed(TrainConfig, str(root / "configs/train_default_v2.yaml")).data
     synthetic = load_config(str(root / "configs/eval_v2.yaml")).synthetic
     for f in dataclasses.fields(SpeechMixtures):

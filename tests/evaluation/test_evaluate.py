@@ -19,7 +19,7 @@ from frcrn.config import ConfigError
 from frcrn.enhance import EnhanceConfig
 from frcrn.evaluation.sets import pair_files, synthetic_items
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 SPEECH_GLOB = str(SHARED / "data" / "dns_no_reverb_frcrn_enhanced" / "*.wav")
 DNSMOS_MODEL = SHARED / "dnsmos" / "sig_bak_ovr.onnx"

@@ -1,4 +1,4 @@
-"""Specification of frcrn.audio: what comes out for good input, and which error for bad input.
+"""Specification of frcrn.audio.codec: what comes out for good input, and which error for bad input.
 
 Every input is synthesised here with numpy + soundfile; nothing is read from disk but tmp_path.
 """
@@ -6,47 +6,29 @@ Every input is synthesised here with numpy + soundfile; nothing is read from dis
 from __future__ import annotations
 
 import io
-import os
 import pickle
 import struct
-import uuid
 
-import fsspec
 import numpy as np
 import pytest
 import soundfile as sf
 
-from frcrn.audio import (
+from frcrn.audio.codec import (
     MAX_SAMPLE_RATE,
     MIN_SAMPLE_RATE,
     SAMPLE_RATE,
     AudioError,
     AudioInfo,
     DecodedAudio,
-    clipping_fraction,
     decode_audio,
     downmix,
     encode_audio,
-    level_dbfs,
     probe_audio,
-    read_audio,
     resample,
-    write_audio,
 )
+from frcrn.audio.loudness import level_dbfs
 
-
-def sine(
-    freq: float = 440.0, rate: int = SAMPLE_RATE, frames: int = SAMPLE_RATE, amp: float = 0.5
-) -> np.ndarray:
-    return (amp * np.sin(2 * np.pi * freq * np.arange(frames) / rate)).astype(np.float32)
-
-
-def file_bytes(
-    x: np.ndarray, rate: int = SAMPLE_RATE, format: str = "WAV", subtype: str = "PCM_16"
-) -> bytes:
-    out = io.BytesIO()
-    sf.write(out, x, rate, format=format, subtype=subtype)
-    return out.getvalue()
+from .conftest import file_bytes, noise, sine
 
 
 def expected_length(frames: int, from_rate: int, to_rate: int) -> int:
@@ -58,20 +40,6 @@ def expected_length(frames: int, from_rate: int, to_rate: int) -> int:
 def peak_frequency(x: np.ndarray, rate: int) -> float:
     spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
     return float(np.argmax(spectrum)) * rate / len(x)
-
-
-def noise(frames: int, channels: int = 1, seed: int = 0) -> np.ndarray:
-    shape = (frames,) if channels == 1 else (frames, channels)
-    return np.random.default_rng(seed).uniform(-0.9, 0.9, shape).astype(np.float32)
-
-
-@pytest.fixture
-def mem_dir():
-    root = f"/test-audio-{uuid.uuid4().hex}"
-    yield f"memory://{root}"
-    fs = fsspec.filesystem("memory")
-    if fs.exists(root):
-        fs.rm(root, recursive=True)
 
 
 # --------------------------------------------------------------------------- round trips
@@ -423,109 +391,3 @@ def test_encoding_rejects_unknown_formats_and_integer_samples() -> None:
         encode_audio(noise(100), format="mp3")
     with pytest.raises(TypeError):
         encode_audio(np.zeros(100, np.int16))
-
-
-# --------------------------------------------------------------------------- read / write
-
-
-def test_write_then_read_a_local_path_creating_directories(tmp_path) -> None:
-    x = noise(1600)
-    path = tmp_path / "a" / "b" / "utt.wav"
-
-    write_audio(str(path), x)
-
-    assert os.listdir(path.parent) == ["utt.wav"]  # no temporary file left behind
-    np.testing.assert_allclose(read_audio(str(path)).samples, x, atol=1 / 2**16)
-
-
-def test_write_chooses_flac_from_the_extension(tmp_path) -> None:
-    path = tmp_path / "utt.FLAC"
-
-    write_audio(str(path), noise(1600))
-
-    assert sf.info(str(path)).format == "FLAC"
-
-
-def test_write_refuses_an_extension_it_cannot_encode(tmp_path) -> None:
-    with pytest.raises(ValueError):
-        write_audio(str(tmp_path / "utt.mp3"), noise(100))
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_write_of_bad_samples_leaves_no_file(tmp_path) -> None:
-    with pytest.raises(AudioError):
-        write_audio(str(tmp_path / "utt.wav"), np.full(100, np.nan, np.float32))
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_write_then_read_a_memory_url(mem_dir: str) -> None:
-    x = noise(1600)
-    url = f"{mem_dir}/utt.flac"
-
-    write_audio(url, x)
-
-    decoded = read_audio(url)
-    assert decoded.source.format == "FLAC"
-    np.testing.assert_allclose(decoded.samples, x, atol=1 / 2**16)
-
-
-def test_read_resamples_and_limits_duration(mem_dir: str) -> None:
-    url = f"{mem_dir}/utt.wav"
-    fsspec.filesystem("memory").pipe(
-        url.removeprefix("memory://"), file_bytes(sine(440, 48000, 48000), 48000)
-    )
-
-    assert len(read_audio(url).samples) == 16000
-    with pytest.raises(AudioError) as err:
-        read_audio(url, max_seconds=0.5)
-    assert err.value.kind == "too_long"
-
-
-@pytest.mark.parametrize("where", ["local", "memory"])
-def test_read_refuses_files_larger_than_max_bytes_and_names_them(
-    where: str, tmp_path, mem_dir: str
-) -> None:
-    url = str(tmp_path / "big.wav") if where == "local" else f"{mem_dir}/big.wav"
-    write_audio(url, noise(16000))  # 32 044 bytes
-
-    with pytest.raises(AudioError) as err:
-        read_audio(url, max_bytes=10_000)
-    assert err.value.kind == "too_large"
-    assert url in str(err.value) and "32044 bytes" in str(err.value)
-    assert len(read_audio(url, max_bytes=32_044).samples) == 16000
-
-
-def test_read_errors_name_the_url(tmp_path) -> None:
-    path = tmp_path / "photo.wav"
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
-
-    with pytest.raises(AudioError) as err:
-        read_audio(str(path))
-    assert err.value.kind == "undecodable"
-    assert str(err.value).startswith(f"{path}: not audio")
-
-
-# --------------------------------------------------------------------------- measurements
-
-
-def test_level_of_a_full_scale_square_wave_is_0_dbfs() -> None:
-    square = np.where(np.arange(1600) % 40 < 20, 1.0, -1.0).astype(np.float32)
-
-    assert level_dbfs(square) == pytest.approx(0.0, abs=1e-9)
-
-
-def test_level_of_a_full_scale_sine_is_minus_3_dbfs() -> None:
-    assert level_dbfs(sine(amp=1.0)) == pytest.approx(-3.0103, abs=1e-3)
-
-
-def test_level_of_silence_and_of_nothing_is_the_floor() -> None:
-    assert level_dbfs(np.zeros(1600, np.float32)) == -120.0
-    assert level_dbfs(np.zeros(0, np.float32)) == -120.0
-
-
-def test_clipping_fraction_counts_samples_at_or_above_the_threshold() -> None:
-    x = np.array([0.0, 0.5, 0.999, -1.0, 1.0, -0.2, 0.9989, 0.3], np.float32)
-
-    assert clipping_fraction(x) == 3 / 8
-    assert clipping_fraction(x, threshold=0.5) == 5 / 8
-    assert clipping_fraction(np.zeros(0, np.float32)) == 0.0

@@ -1,12 +1,15 @@
-"""Loudness normalisation: the reference pipeline's `audio_norm`, expressed as a gain."""
+"""frcrn.audio.loudness: the reference pipeline's `audio_norm` expressed as a gain, and the level
+measurements (RMS level, clipped fraction)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from frcrn.audio.loudness import normalisation_gain
+from frcrn.audio.loudness import clipping_fraction, level_dbfs, normalisation_gain
 from tests.support.modelscope_reference import audio_norm
+
+from .conftest import sine
 
 
 def _at_dbfs(x: np.ndarray, dbfs: float) -> np.ndarray:
@@ -66,3 +69,29 @@ def test_constant_dc_signal_gives_a_finite_gain(value):
     assert 20 * np.log10(abs(float(value)) * gain) == pytest.approx(-25.0, abs=1e-6)
     # (the reference's own formula can give NaN here: when no sample's power exceeds the mean power,
     # it takes the mean of an empty selection; the gain keeps the first-stage -25 dBFS RMS scaling)
+
+
+# --------------------------------------------------------------------------- measurements
+
+
+def test_level_of_a_full_scale_square_wave_is_0_dbfs() -> None:
+    square = np.where(np.arange(1600) % 40 < 20, 1.0, -1.0).astype(np.float32)
+
+    assert level_dbfs(square) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_level_of_a_full_scale_sine_is_minus_3_dbfs() -> None:
+    assert level_dbfs(sine(amp=1.0)) == pytest.approx(-3.0103, abs=1e-3)
+
+
+def test_level_of_silence_and_of_nothing_is_the_floor() -> None:
+    assert level_dbfs(np.zeros(1600, np.float32)) == -120.0
+    assert level_dbfs(np.zeros(0, np.float32)) == -120.0
+
+
+def test_clipping_fraction_counts_samples_at_or_above_the_threshold() -> None:
+    x = np.array([0.0, 0.5, 0.999, -1.0, 1.0, -0.2, 0.9989, 0.3], np.float32)
+
+    assert clipping_fraction(x) == 3 / 8
+    assert clipping_fraction(x, threshold=0.5) == 5 / 8
+    assert clipping_fraction(np.zeros(0, np.float32)) == 0.0

@@ -3,7 +3,6 @@ import pytest
 import soundfile as sf
 import torch
 
-from frcrn.audio.files import audio_files, load_clips
 from frcrn.training import mixtures
 from frcrn.training.mixtures import (
     MixtureConfig,
@@ -89,28 +88,6 @@ def test_split_by_file_is_disjoint_and_deterministic():
     tr, va = split_speech_files(paths[:2], 0.1)
     assert len(tr) == 1 and len(va) == 1
     assert split_speech_files(paths, 0.0) == (sorted(paths), [])
-
-
-def test_load_clips_resamples_and_downmixes(tmp_path):
-    p = tmp_path / "a.wav"
-    sf.write(p, np.full((8000, 2), 0.25, dtype=np.float32), 8000)
-    (clip,) = load_clips([str(p)], SR)
-    assert clip.dtype == np.float32 and abs(clip.size - 16000) <= 2
-    assert float(np.median(clip)) == pytest.approx(0.25, abs=0.01)
-
-
-def test_audio_files_understands_globs_folders_lists_and_single_files(tmp_path):
-    for rel in ("a/1.wav", "a/2.flac", "a/deep/3.wav", "a/notes.txt"):
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_bytes(b"")
-    (tmp_path / "list.txt").write_text("# corpus\na/2.flac\n\n/abs/x.wav  # absolute kept\ns3://b/y.wav\n")
-    assert audio_files(str(tmp_path / "a" / "*.wav")) == [str(tmp_path / "a" / "1.wav")]
-    assert audio_files(str(tmp_path / "a" / "**" / "*.wav")) == [str(tmp_path / "a" / p) for p in ("1.wav", "deep/3.wav")]
-    assert audio_files(str(tmp_path / "a")) == [str(tmp_path / "a" / p) for p in ("1.wav", "2.flac", "deep/3.wav")]
-    assert audio_files(str(tmp_path / "list.txt")) == [str(tmp_path / "a" / "2.flac"), "/abs/x.wav", "s3://b/y.wav"]
-    assert audio_files(str(tmp_path / "a" / "1.wav")) == [str(tmp_path / "a" / "1.wav")]
-    with pytest.raises(FileNotFoundError, match="no audio files match"):
-        audio_files(str(tmp_path / "a" / "*.ogg"))
 
 
 def test_dataset_from_files(tmp_path):

@@ -1,4 +1,6 @@
-"""Shared fixtures: the parity fixture in ../shared, the parity model, and small random models.
+"""Shared fixtures: the parity fixture in ../shared, the parity model, and small random models; and
+the real services several test folders use: a moto S3 server with a fresh bucket per test, one
+local Ray, and a tiny real checkpoint.
 
 `../shared` (beside the project root) holds data that must not be committed. Tests that need it
 FAIL, never skip, when it is missing: a green run must mean the parity checks actually ran.
@@ -6,22 +8,35 @@ FAIL, never skip, when it is missing: a green run must mean the parity checks ac
 Models: the parity model is full size (58 MB, ~1 s of CPU per second of audio or worse on a busy
 machine), so it is loaded once per session and fed short signals. Tests that only need *a* model
 (lengths, gain, batching) use `small_model`, a narrow random FRCRN, which is ~20x faster.
+
+Services: nothing is mocked. s3fs talks HTTP to ``moto_server`` on a loopback port, Ray runs real
+tasks and actors on one local instance (2 CPUs) for the whole session, and ``tiny_checkpoint`` is
+the real FRCRN network (width 8, random weights) saved by ``frcrn.model.checkpoint.save_checkpoint``,
+so plumbing tests run in seconds.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from frcrn.model.checkpoint import load_checkpoint
+from frcrn.model.checkpoint import load_checkpoint, save_checkpoint
 from frcrn.model.config import ModelConfig
 from frcrn.model.network import FRCRN
 from frcrn.model.official_layout import canonical_key
 from frcrn.model.stft import stft_kernels
+from tests.support.net import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT_ROOT.parent / "shared"
@@ -111,3 +126,87 @@ def narrow_official_state(seed: int = 0) -> dict[str, torch.Tensor]:
             by_canonical[canonical] = tensor
         state[key] = by_canonical[canonical]
     return state
+
+
+# --------------------------------------------------------------------------- services
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """A moto S3 server on a free loopback port for the whole session; stopped afterwards."""
+    port = free_port()
+    exe = shutil.which("moto_server")
+    cmd = [exe] if exe else [sys.executable, "-m", "moto.server"]
+    proc = subprocess.Popen(cmd + ["-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError("moto_server exited at start")
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        raise RuntimeError("moto_server did not start within 30 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture
+def s3(moto_endpoint, request):
+    """A fresh bucket on the moto server (created with boto3: s3fs's mkdir sends a region
+    constraint moto rejects), its s3fs storage options and a boto3 client to inspect it."""
+    import boto3
+
+    options = {"endpoint_url": moto_endpoint, "key": "testing", "secret": "testing",
+               "client_kwargs": {"region_name": "us-east-1"}}
+    client = boto3.client("s3", endpoint_url=moto_endpoint, aws_access_key_id="testing",
+                          aws_secret_access_key="testing", region_name="us-east-1")
+    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
+    name = f"t-{slug}-{os.getpid() % 10000}"
+    client.create_bucket(Bucket=name)
+    return {"bucket": name, "options": options, "client": client, "endpoint": moto_endpoint}
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One local Ray (2 CPUs) for the session, its GCS address as the value; reuses one already
+    initialised in this process (Ray allows one ``ray.init`` per process)."""
+    import ray
+
+    paths = [str(PROJECT_ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))  # workers import jobs/frcrn
+    started = False
+    if not ray.is_initialized():
+        for attempt in range(3):
+            # Ray waits a hard-coded 30 s for its raylet to register; on a heavily loaded machine
+            # that can run out, so start-up (only start-up) is retried.
+            try:
+                ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+                break
+            except Exception:  # noqa: BLE001
+                ray.shutdown()
+                if attempt == 2:
+                    raise
+        started = True
+    yield ray.get_runtime_context().gcs_address
+    if started:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> str:
+    """A real FRCRN checkpoint (project format), narrow and random: fast on CPU."""
+    torch.manual_seed(0)
+    model = FRCRN(ModelConfig(width=8, fsmn_hidden=8))
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
+    save_checkpoint(model, path, model_id="frcrn-tiny-random-test")
+    return str(path)

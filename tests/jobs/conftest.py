@@ -1,116 +1,20 @@
-"""Fixtures for the Ray job tests: a real moto S3 server, one real local Ray, a tiny real model.
+"""Helpers for the Ray job tests: job overrides for the tiny model, and a mixed audio corpus.
 
-Nothing is mocked: s3fs talks HTTP to ``moto_server`` on a loopback port, Ray Data runs real
-tasks and actors on a local Ray instance (2 CPUs), and the model is the real FRCRN network
-loaded by the real ``Enhancer`` from a checkpoint written by ``frcrn.model.checkpoint.save_checkpoint``
--- only made narrow (width 8) with random weights, so plumbing tests run in seconds.
+The services are tests/conftest.py's and nothing is mocked: s3fs talks HTTP to ``moto_server``
+(``s3``), Ray Data runs real tasks and actors on the session's local Ray (``ray_local``), and the
+model is the real FRCRN network loaded by the real ``Enhancer`` from ``tiny_checkpoint`` -- only
+made narrow (width 8) with random weights, so plumbing tests run in seconds.
 """
 
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint():
-    """A moto S3 server on a free loopback port for the whole session; stopped afterwards."""
-    port = _free_port()
-    exe = shutil.which("moto_server")
-    cmd = [exe] if exe else [sys.executable, "-m", "moto.server"]
-    proc = subprocess.Popen(cmd + ["-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError("moto_server exited at start")
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        raise RuntimeError("moto_server did not start within 30 s")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-@pytest.fixture
-def s3(moto_endpoint, request):
-    """A fresh bucket (created with boto3: s3fs's mkdir sends a region constraint moto rejects)
-    plus the s3fs storage options and a boto3 client to inspect it."""
-    import boto3
-
-    options = {"endpoint_url": moto_endpoint, "key": "testing", "secret": "testing",
-               "client_kwargs": {"region_name": "us-east-1"}}
-    client = boto3.client("s3", endpoint_url=moto_endpoint, aws_access_key_id="testing",
-                          aws_secret_access_key="testing", region_name="us-east-1")
-    name = "b-" + request.node.name.lower().replace("_", "-")[:40] + f"-{os.getpid() % 10000}"
-    client.create_bucket(Bucket=name)
-    yield {"bucket": name, "options": options, "client": client, "endpoint": moto_endpoint}
-
-
-def list_keys(client, bucket: str) -> list[str]:
-    keys, token = [], None
-    while True:
-        kw = {"Bucket": bucket, **({"ContinuationToken": token} if token else {})}
-        resp = client.list_objects_v2(**kw)
-        keys += [o["Key"] for o in resp.get("Contents", [])]
-        if not resp.get("IsTruncated"):
-            return keys
-        token = resp["NextContinuationToken"]
-
-
-@pytest.fixture(scope="session")
-def ray_session():
-    """One real local Ray instance for the whole test session."""
-    import ray
-
-    paths = [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))  # workers import jobs/frcrn
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
-@pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory) -> str:
-    """A real FRCRN checkpoint (project format), narrow and random: fast on CPU."""
-    import torch
-
-    from frcrn.model.checkpoint import save_checkpoint
-    from frcrn.model.config import ModelConfig
-    from frcrn.model.network import FRCRN
-
-    torch.manual_seed(0)
-    model = FRCRN(ModelConfig(width=8, fsmn_hidden=8))
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
-    save_checkpoint(model, path, model_id="frcrn-tiny-random-test")
-    return str(path)
 
 
 def model_overrides(checkpoint: str) -> list[str]:

@@ -35,7 +35,7 @@ def _manifest(folder, entries, **extra):
     return df
 
 
-def test_end_to_end_local_with_dnsmos(tmp_path, ray_session, tiny_checkpoint):
+def test_end_to_end_local_with_dnsmos(tmp_path, ray_local, tiny_checkpoint):
     inp, out = tmp_path / "in", tmp_path / "out"
     files, expect = _write_corpus(inp)
     entries = list(files) + ["gone.wav"]
@@ -67,7 +67,7 @@ def test_end_to_end_local_with_dnsmos(tmp_path, ray_session, tiny_checkpoint):
     assert summary["counts"]["ok"] == len(ok)
 
 
-def test_resume_redoes_only_what_is_missing(tmp_path, ray_session, tiny_checkpoint):
+def test_resume_redoes_only_what_is_missing(tmp_path, ray_local, tiny_checkpoint):
     inp, out = tmp_path / "in", tmp_path / "out"
     files, expect = _write_corpus(inp, n_short=6)
     _manifest(inp, list(files), label=list(range(len(files))))
@@ -108,7 +108,7 @@ def test_resume_redoes_only_what_is_missing(tmp_path, ray_session, tiny_checkpoi
     pd.testing.assert_frame_equal(m3, m2)
 
 
-def test_folder_listing_ignores_own_outputs(tmp_path, ray_session, tiny_checkpoint):
+def test_folder_listing_ignores_own_outputs(tmp_path, ray_local, tiny_checkpoint):
     inp = tmp_path / "corpus"
     files, _ = _write_corpus(inp, n_short=3)
     (inp / "readme.txt").write_text("not audio")
@@ -149,7 +149,7 @@ def test_cli_module_entry_point(tmp_path):
     assert len(pd.read_parquet(out / "_manifest" / "results.parquet")) == 2
 
 
-def test_resume_redoes_outputs_made_by_another_checkpoint(tmp_path, ray_session, tiny_checkpoint):
+def test_resume_redoes_outputs_made_by_another_checkpoint(tmp_path, ray_local, tiny_checkpoint):
     import torch
 
     from frcrn.model.checkpoint import save_checkpoint

@@ -12,8 +12,9 @@ import soundfile as sf
 
 from jobs.config import load_config
 from jobs.pipeline import run_job
+from tests.support.s3 import list_keys
 
-from .conftest import ROOT, corpus, list_keys, model_overrides
+from .conftest import ROOT, corpus, model_overrides
 
 LOCAL = str(ROOT / "configs" / "local.yaml")
 
@@ -26,7 +27,7 @@ def _cfg(s3, manifest_key: str, out_prefix: str, checkpoint: str, *extra: str):
     ])
 
 
-def test_end_to_end_s3(s3, ray_session, tiny_checkpoint):
+def test_end_to_end_s3(s3, ray_local, tiny_checkpoint):
     client, bucket = s3["client"], s3["bucket"]
     files, expect = corpus(long_seconds=180.0, n_short=16)
     for rel, data in files.items():
@@ -107,7 +108,7 @@ def test_end_to_end_s3(s3, ray_session, tiny_checkpoint):
     assert victim in list_keys(client, bucket)
 
 
-def test_path_escapes_on_s3(s3, ray_session, tiny_checkpoint):
+def test_path_escapes_on_s3(s3, ray_local, tiny_checkpoint):
     client, bucket = s3["client"], s3["bucket"]
     client.create_bucket(Bucket=bucket + "-other")
     client.put_object(Bucket=bucket + "-other", Key="secret.wav", Body=corpus(None, 1)[0]["spk_b/deeper/clip_00_8000_2ch.wav"])

@@ -1,9 +1,9 @@
-"""Fixtures for the reliability suite: the same real pieces as tests/job (moto_server over HTTP,
+"""Helpers for the reliability suite: the same real pieces as tests/jobs (moto_server over HTTP,
 real Ray, the real FRCRN network at width 8 with random weights), plus helpers to run the job
 in-process or as a ``python -m jobs`` subprocess and to inspect what it left in the bucket.
 
-The moto server, bucket fixture and tiny checkpoint are reused from ``tests/job/conftest.py``.
-Ray: one local instance per pytest process, shared with tests/job when both run together (Ray
+The moto server, the ``s3`` bucket fixture, Ray (``ray_local``) and ``tiny_checkpoint`` are
+tests/conftest.py's. Ray: one local instance per pytest process, shared by every folder (Ray
 allows one ``ray.init`` per process, so an instance already started is reused, not replaced).
 Subprocess drivers connect to that same instance (``ray.address=...``) instead of starting
 their own, which saves ~15 s per run on a busy machine; cluster tests start their own.
@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -25,50 +24,10 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from tests.jobs.conftest import list_keys, moto_endpoint, tiny_checkpoint  # noqa: F401 - fixtures
+from tests.support.s3 import list_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL = str(ROOT / "configs" / "local.yaml")
-
-
-@pytest.fixture
-def s3(moto_endpoint, request):
-    """A fresh bucket on the moto server, its s3fs storage options and a boto3 client."""
-    import boto3
-
-    options = {"endpoint_url": moto_endpoint, "key": "testing", "secret": "testing",
-               "client_kwargs": {"region_name": "us-east-1"}}
-    client = boto3.client("s3", endpoint_url=moto_endpoint, aws_access_key_id="testing",
-                          aws_secret_access_key="testing", region_name="us-east-1")
-    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
-    name = f"r-{slug}-{os.getpid() % 10000}"
-    client.create_bucket(Bucket=name)
-    return {"bucket": name, "options": options, "client": client, "endpoint": moto_endpoint}
-
-
-@pytest.fixture(scope="session")
-def ray_local():
-    """A local Ray (2 CPUs) for in-process job runs; reuses one already initialised."""
-    import ray
-
-    paths = [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))  # workers import jobs/frcrn
-    started = False
-    if not ray.is_initialized():
-        for attempt in range(3):
-            # Ray waits a hard-coded 30 s for its raylet to register; on a heavily loaded machine
-            # that can run out, so start-up (only start-up) is retried.
-            try:
-                ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
-                break
-            except Exception:  # noqa: BLE001
-                ray.shutdown()
-                if attempt == 2:
-                    raise
-        started = True
-    yield ray.get_runtime_context().gcs_address
-    if started:
-        ray.shutdown()
 
 
 def job_overrides(s3, checkpoint: str, in_key: str, out_prefix: str, *extra: str, endpoint: str | None = None) -> list[str]:

@@ -19,9 +19,9 @@ import pytest
 import soundfile as sf
 
 from jobs.cli import main as cli_main
+from tests.support.s3 import list_keys
 
-from .conftest import (LOCAL, assert_outputs_decode, job_overrides, list_keys, read_manifest, read_summary,
-                       run_inprocess)
+from .conftest import LOCAL, assert_outputs_decode, job_overrides, read_manifest, read_summary, run_inprocess
 from .corpus import MAX_BYTES, MAX_SECONDS, Case, bad_inputs, encode, tone
 from .faultproxy import Deny, FaultPlan, FaultProxy
 

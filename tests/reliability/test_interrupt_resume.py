@@ -12,7 +12,9 @@ import time
 
 import pytest
 
-from .conftest import (assert_outputs_decode, audio_keys, job_overrides, list_keys, read_manifest, read_summary,
+from tests.support.s3 import list_keys
+
+from .conftest import (assert_outputs_decode, audio_keys, job_overrides, read_manifest, read_summary,
                        run_inprocess, start_cli, wait, wait_for)
 from .corpus import encode, tone
 

@@ -22,9 +22,9 @@ import pandas as pd
 import pytest
 
 from jobs.cli import main as cli_main
+from tests.support.s3 import list_keys
 
-from .conftest import (LOCAL, assert_outputs_decode, audio_keys, job_overrides, list_keys, read_manifest,
-                       start_cli, wait)
+from .conftest import LOCAL, assert_outputs_decode, audio_keys, job_overrides, read_manifest, start_cli, wait
 from .corpus import encode, tone
 from .faultproxy import Deny, FaultPlan, FaultProxy
 

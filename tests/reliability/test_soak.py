@@ -17,7 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from .conftest import job_overrides, list_keys, read_manifest, read_summary, run_inprocess
+from tests.support.s3 import list_keys
+
+from .conftest import job_overrides, read_manifest, read_summary, run_inprocess
 from .corpus import encode, tone
 
 N_FILES = int(os.environ.get("FRCRN_SOAK_FILES", "2000"))

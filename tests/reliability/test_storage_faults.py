@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import assert_outputs_decode, job_overrides, list_keys, read_manifest, read_summary, run_inprocess
+from tests.support.s3 import list_keys
+
+from .conftest import assert_outputs_decode, job_overrides, read_manifest, read_summary, run_inprocess
 from .corpus import encode, tone
 from .faultproxy import Deny, FaultPlan, FaultProxy
 

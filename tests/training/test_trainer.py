@@ -22,7 +22,6 @@ from frcrn.model.network import FRCRN
 from frcrn.training.config import DataConfig, DistributedConfig, OptimConfig, TrainConfig
 from frcrn.training.losses import cirm_target, frcrn_loss, si_snr
 from frcrn.training.trainer import Trainer, Worker
-from tests.jobs.conftest import moto_endpoint, s3  # noqa: F401 - fixtures: a real S3 API server
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "data" / "dns_no_reverb_frcrn_enhanced"

@@ -1,5 +1,8 @@
 """Wire the job: inputs -> resume plan -> Ray Data stages -> consolidated manifest + summary.
 
+One concept: the job's driver, from the resume plan through execution, re-planning and
+consolidation.
+
 Why the audio is read by our own tasks and not by ``ray.data.read_binary_files``: the job's
 input is a *manifest of URIs* (resolved, checked and de-duplicated on the driver), not a folder;
 ``read_binary_files`` lists and reads through pyarrow's filesystem layer, whose S3 reads have

@@ -1,5 +1,7 @@
 """The three Ray Data stages: read+decode (CPU tasks), enhance (model actors), encode+write (CPU tasks).
 
+One concept: the per-batch work of the job's three Ray Data stages.
+
 Each stage takes and returns numpy batches (``Dict[str, np.ndarray]``): one entry per result
 column plus ``audio``, the 16 kHz float32 waveform as raw bytes. Numpy batches are what Ray's
 batch-inference path is built around; they avoid a pandas round trip for the large binary

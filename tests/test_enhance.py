@@ -1,7 +1,7 @@
 """The Enhancer: exact lengths, silence, gain, batching, windowing, and how it compares with the reference.
 
-How our output compares with the reference pipeline (`modelscope_pipeline` in
-tests/support/modelscope_reference.py, a replica of ModelScope's ANSPipeline) on short files, at the normalised level (restore_gain=False). Both
+How our output compares with the reference pipeline (tests/support/modelscope_reference.py, a replica
+of ModelScope's ANSPipeline) on short files, at the normalised level (restore_gain=False). Both
 normalise loudness identically and run a short file through the model in one pass, but they pad
 differently: the reference appends 16000-28000 zeros at the END only; the Enhancer puts 640 zeros
 before the file and pads the end to a multiple of 0.5 s. FRCRN's squeeze-and-excitation layers

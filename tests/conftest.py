@@ -11,8 +11,8 @@ machine), so it is loaded once per session and fed short signals. Tests that onl
 
 Services: nothing is mocked. s3fs talks HTTP to ``moto_server`` on a loopback port, Ray runs real
 tasks and actors on one local instance (2 CPUs) for the whole session, and ``tiny_checkpoint`` is
-the real FRCRN network (width 8, random weights) saved by ``frcrn.model.checkpoint.save_checkpoint``,
-so plumbing tests run in seconds.
+the real FRCRN network (width 8, random weights) saved by
+``frcrn.model.checkpoint.save_checkpoint``, so plumbing tests run in seconds.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 STFT -> UNet 1 -> mask 1 = tanh(u1); UNet 2 on the PRE-tanh u1 -> mask 2 = tanh(u2) + mask 1;
 enhanced spectrum = spectrum x mask 2 (complex product) -> inverse STFT. Written for the stacked
-real/imaginary channel layout of `frcrn.model.layers`; `frcrn.model.checkpoint` maps official weights onto it.
+real/imaginary channel layout of `frcrn.model.layers`; `frcrn.model.checkpoint` maps official
+weights onto it.
 """
 
 from __future__ import annotations

@@ -196,10 +196,10 @@ def make_mixture(
 
     ``weights`` are the clip-choice probabilities (default: proportional to length).
     ``recorded_noise`` replaces the synthetic noise with probability ``recorded_noise_prob``: a
-    :class:`frcrn.training.sources.NoisePool` (family first, then a file; the family is the item's) or plain
-    arrays (family ``"recorded"``). With ``rirs``, the speech is reverberated with probability
-    ``rir_prob`` and the target is the reverberant speech (``meta["reverb"]``). Without them the
-    random draws are those of earlier versions, so existing seeds give the same items.
+    :class:`frcrn.training.sources.NoisePool` (family first, then a file; the family is the
+    item's) or plain arrays (family ``"recorded"``). With ``rirs``, the speech is reverberated with
+    probability ``rir_prob`` and the target is the reverberant speech (``meta["reverb"]``). Without
+    them the random draws are those of earlier versions, so existing seeds give the same items.
     """
     n = config.crop_samples
     if weights is None:

@@ -92,7 +92,8 @@ def validate(model: FRCRN, items: Sequence[tuple[np.ndarray, np.ndarray, dict]])
 @dataclass
 class Worker:
     """Where one copy of the training loop runs. The default is a plain single process; the Ray
-    Train wrapper (`frcrn.training.ray_train`) makes one per rank, with `torch.distributed` initialised."""
+    Train wrapper (`frcrn.training.ray_train`) makes one per rank, with `torch.distributed`
+    initialised."""
 
     rank: int = 0
     world_size: int = 1

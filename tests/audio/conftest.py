@@ -1,4 +1,4 @@
-"""Helpers for the audio tests: synthetic signals, their file bytes, and a scratch memory:// folder."""
+"""Helpers for the audio tests: synthetic signals, their file bytes, a scratch memory:// folder."""
 
 from __future__ import annotations
 

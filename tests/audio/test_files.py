@@ -1,4 +1,4 @@
-"""frcrn.audio.files: reading and writing one file or URL, which files a spec names, loading clips."""
+"""frcrn.audio.files: reading and writing a file or URL, which files a spec names, loading clips."""
 
 from __future__ import annotations
 

@@ -76,12 +76,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# --- project imports: all of them here (evaluation and quality modules are being moved) -------
-from frcrn import metrics  # noqa: E402
-from frcrn.dnsmos import Dnsmos  # noqa: E402
 from frcrn.enhance import EnhanceConfig, Enhancer  # noqa: E402
-from frcrn.evaluate import load_config, synthetic_items, unpaired_items  # noqa: E402
-# -----------------------------------------------------------------------------------------------
+from frcrn.evaluation import load_config  # noqa: E402
+from frcrn.evaluation.sets import synthetic_items, unpaired_items  # noqa: E402
+from frcrn.quality import metrics  # noqa: E402
+from frcrn.quality.dnsmos import Dnsmos  # noqa: E402
 
 SAMPLE_RATE = 16000
 MAX_LAG = 2000

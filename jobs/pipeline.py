@@ -42,6 +42,7 @@ result get an error row (``job_failed``), which the next run always retries.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import json
@@ -189,6 +190,16 @@ def _init_ray(cfg: JobConfig) -> bool:
     return True
 
 
+def _replica_enhance_config(cfg: JobConfig):
+    """model.enhance as each replica uses it: ``num_threads: null`` on CPU replicas means
+    ``compute.cpus_per_replica`` threads (the device itself, "auto" included, is resolved inside
+    the replica by frcrn.enhance.resolve_device, the one place that does it)."""
+    enhance, c = cfg.model.enhance, cfg.compute
+    if enhance.num_threads is None and c.gpus_per_replica == 0:
+        enhance = dataclasses.replace(enhance, num_threads=max(1, int(c.cpus_per_replica)))
+    return enhance
+
+
 def _build_dataset(todo: pd.DataFrame, cfg: JobConfig, settings: StageSettings, *, shrunk: bool = False):
     """``shrunk``: a re-run after a cluster fault starts with one replica (the pool grows to
     ``max_replicas`` as resources allow) so a cluster that lost a node and was not replaced still fits it."""
@@ -202,12 +213,7 @@ def _build_dataset(todo: pd.DataFrame, cfg: JobConfig, settings: StageSettings, 
     ctx.max_consecutive_actor_init_deaths = cfg.ray.max_consecutive_replica_init_deaths
     ctx.max_errored_blocks = 0
 
-    device = m.device
-    if device == "auto":
-        device = "cuda" if c.gpus_per_replica > 0 else "cpu"
-    num_threads = m.num_threads or (max(1, int(c.cpus_per_replica)) if device == "cpu" else None)
-    model = ModelSettings(checkpoint=m.checkpoint,
-                          enhance={**m.enhance_options(), "device": device, "num_threads": num_threads},
+    model = ModelSettings(checkpoint=m.checkpoint, enhance=_replica_enhance_config(cfg),
                           storage_options=m.storage_options, factory=m.factory)
     # Small blocks (one read task each) so reads spread over the cluster from the start, but at
     # most ~4096 of them: millions of tiny blocks would cost the driver more than they save.

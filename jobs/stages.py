@@ -174,8 +174,8 @@ def _score_into(scorer, samples: np.ndarray, row: dict[str, Any], which: str) ->
 @dataclass(frozen=True)
 class ModelSettings:
     checkpoint: str | None
-    enhance: dict[str, Any]
-    """frcrn.enhance.EnhanceConfig keyword arguments, device and threads resolved for a replica."""
+    enhance: Any
+    """The job's ``model.enhance`` (a frcrn.enhance.EnhanceConfig), threads set for a CPU replica."""
     storage_options: dict[str, Any] = field(default_factory=dict, repr=False)
     factory: str | None = None
 
@@ -185,9 +185,9 @@ def load_enhancer(ms: ModelSettings):
     if ms.factory:
         module, _, name = ms.factory.partition(":")
         return getattr(importlib.import_module(module), name)(ms)
-    from frcrn.enhance import EnhanceConfig, Enhancer
+    from frcrn.enhance import Enhancer
 
-    return Enhancer.from_checkpoint(ms.checkpoint, config=EnhanceConfig(**ms.enhance), storage_options=ms.storage_options or None)
+    return Enhancer.from_checkpoint(ms.checkpoint, config=ms.enhance, storage_options=ms.storage_options or None)
 
 
 class Enhance:

@@ -51,8 +51,8 @@ def cluster_runs(moto_endpoint, tiny_checkpoint, tmp_path_factory):
     def overrides(scenario):
         return [f"input.uri=s3://{bucket}/in/{scenario}.csv", f"output.uri=s3://{bucket}/out-{scenario}",
                 f"input.storage_options={so}", f"output.storage_options={so}", f"job.id={scenario}",
-                f"model.checkpoint={tiny_checkpoint}", "model.device=cpu", "model.window_seconds=4.0",
-                "model.overlap_seconds=1.0", "model.batch_size=1", "model.num_threads=1",
+                f"model.checkpoint={tiny_checkpoint}", "model.enhance.device=cpu", "model.enhance.window_seconds=4.0",
+                "model.enhance.overlap_seconds=1.0", "model.enhance.batch_size=1", "model.enhance.num_threads=1",
                 "compute.min_replicas=2", "compute.max_replicas=2", "compute.files_per_read_task=2",
                 "compute.files_per_model_batch=2", "compute.files_per_write_task=2",
                 "compute.read_cpus=0.25", "compute.write_cpus=0.25", "ray.progress_bars=false"]

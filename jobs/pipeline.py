@@ -53,7 +53,7 @@ from jobs.results import (
     delete_parts,
     load_state,
     new_row,
-    rows_table,
+    rows_to_table,
     write_json,
     write_manifest,
 )
@@ -199,7 +199,7 @@ def _driver_error_rows(inputs: InputSet, job_id: str) -> pa.Table:
         r = new_row(uri, out, job_id)
         r.update(status="error", error_type=kind, error_message=msg, finished_at=now, processing_s=0.0)
         rows.append(r)
-    return rows_table(rows)
+    return rows_to_table(rows)
 
 
 # --------------------------------------------------------------------------- before any work

@@ -45,7 +45,7 @@ __all__ = [
     "PIPELINE_SCHEMA",
     "RESULT_COLUMNS",
     "new_row",
-    "rows_table",
+    "rows_to_table",
     "conform",
     "empty_table",
     "latest_per_input",
@@ -105,7 +105,7 @@ def new_row(input_uri: str, output_uri: str, job_id: str) -> dict[str, Any]:
     return row
 
 
-def rows_table(rows: Sequence[Mapping[str, Any]], schema: pa.Schema = SCHEMA) -> pa.Table:
+def rows_to_table(rows: Sequence[Mapping[str, Any]], schema: pa.Schema = SCHEMA) -> pa.Table:
     """Rows (dicts) -> a table of ``schema``: the one place result rows become typed data, so the
     manifest's types never depend on the mix of ok and error rows (integers stay integers, a
     missing value is null, NaN measurements are null too)."""
@@ -186,7 +186,7 @@ def part_key(input_uris: Iterable[str]) -> str:
 
 def write_part(fs, parts_dir: str, job_id: str, rows: list[dict[str, Any]], *, retries: int) -> str:
     path = f"{parts_dir}/{job_id}/{part_key(r['input_uri'] for r in rows)}"
-    atomic_write(fs, path, _parquet_bytes(rows_table(rows)), retries=retries)
+    atomic_write(fs, path, _parquet_bytes(rows_to_table(rows)), retries=retries)
     return path
 
 

@@ -3,7 +3,7 @@
 Each stage takes and returns Arrow tables (``batch_format="pyarrow"``) of
 :data:`jobs.results.PIPELINE_SCHEMA`: the result row plus ``audio``, the 16 kHz float32 waveform
 as raw bytes. A stage turns its batch into row dicts once (the waveform stays a zero-copy view
-of the block's buffer) and builds its output with the schema once (``jobs.results.rows_table``),
+of the block's buffer) and builds its output with the schema once (``jobs.results.rows_to_table``),
 so types never drift between stages, whatever the mix of ok and error rows. Audio travels as
 float32 *bytes* rather than as a tensor column because lengths differ per file (a ragged tensor
 column would need Arrow's variable-shape extension type for no gain).
@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from frcrn.dnsmos import get_scorer
 from jobs.paths import parse_location
-from jobs.results import PIPELINE_SCHEMA, new_row, rows_table, write_part
+from jobs.results import PIPELINE_SCHEMA, new_row, rows_to_table, write_part
 from jobs.storage import atomic_write, describe_io_error, fetch_many, filesystem
 
 __all__ = ["StageSettings", "ModelSettings", "ResultRecordError", "read_decode", "Enhance", "encode_write",
@@ -118,7 +118,7 @@ def read_decode(batch: pa.Table, settings: StageSettings) -> pa.Table:
             _fail(row, "read_error", f"{row['input_uri']}: unexpected {type(err).__name__} while reading: {err}")
         finally:
             row["processing_s"] = fetch_share + (time.perf_counter() - t0)
-    return rows_table(rows, PIPELINE_SCHEMA)
+    return rows_to_table(rows, PIPELINE_SCHEMA)
 
 
 def _decode_into(row: dict[str, Any], data: bytes | BaseException, settings: StageSettings, scorer) -> None:
@@ -224,7 +224,7 @@ class Enhance:
                 times += t
             for row, wave, out, dt in zip(todo, waves, results, times):
                 self._take_result(row, wave, out, dt)
-        return rows_table(rows, PIPELINE_SCHEMA)
+        return rows_to_table(rows, PIPELINE_SCHEMA)
 
     # Poison-file quarantine. A file that kills its replica process (OOM kill, segfault in native
     # code) cannot be caught by try/except: Ray restarts the replica and re-submits the batch,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jobs.results import PIPELINE_SCHEMA, new_row, rows_table
+from jobs.results import PIPELINE_SCHEMA, new_row, rows_to_table
 from jobs.stages import CRASH_LIMIT, Enhance, _CrashMarks
 
 
@@ -40,7 +40,7 @@ def _batch_of(uris, job_id):
         row["audio"] = np.full(160, 0.1, np.float32).tobytes()
         row["processing_s"] = 0.0
         rows.append(row)
-    return rows_table(rows, PIPELINE_SCHEMA)
+    return rows_to_table(rows, PIPELINE_SCHEMA)
 
 
 def test_marked_batch_runs_file_by_file_and_poison_is_quarantined(tmp_path, monkeypatch):

@@ -110,8 +110,8 @@ def _run(cfg: JobConfig, *, debug: bool, log_file: str | None) -> int:
             return err.exit_code
         except KeyboardInterrupt as err:
             signum = getattr(err, "signum", int(signal.SIGINT))
-            console.error(f"frcrn-job: interrupted by {signal.Signals(signum).name} before any input was "
-                          "processed; run the same command again")
+            console.error(f"frcrn-job: interrupted by {signal.Signals(signum).name} before the run finished; "
+                          "what finished is recorded: run the same command again to resume")
             return 128 + signum
         except Exception as err:  # noqa: BLE001 - one line on the console, the traceback in the log
             _log_failure(err, debug)

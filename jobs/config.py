@@ -3,7 +3,7 @@
 A config is a YAML mapping whose sections mirror the dataclasses below. Every key has a default
 (the defaults ARE the local demo job, identical to ``configs/local.yaml``), so a config only
 states what differs. Any key can be overridden on the command line as ``section.key=value``;
-the value is parsed as YAML, so ``compute.num_gpus=0.5``, ``resume.enabled=false`` and
+the value is parsed as YAML, so ``compute.gpus_per_replica=0.5``, ``resume.enabled=false`` and
 ``input.extensions=[.wav,.flac]`` all do what they look like.
 
 Errors name the offending key with its full dotted path and, for a misspelt key, suggest the
@@ -180,6 +180,8 @@ class RayConfig:
     num_cpus: int | None = None
     """Only when starting a local Ray instance."""
     progress_bars: bool = True
+    """Ray Data's own progress reporting: bars on a terminal, else periodic dumps into Ray Data's log.
+    Under ``frcrn-job run`` it always goes to the log; the job prints its own progress line."""
     log_level: str = "WARNING"
     max_consecutive_replica_init_deaths: int = 3
 

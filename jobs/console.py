@@ -47,6 +47,7 @@ import yaml
 __all__ = ["JobConsole", "default_log_path"]
 
 _OWN_LOGGERS = ("frcrn", "jobs")
+_lines = logging.getLogger("frcrn.job.console")  # INFO: to the log file only
 _FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d]: %(message)s"
 _RAY_DATA_FORMAT = "%(asctime)s\t%(levelname)s %(filename)s:%(lineno)s -- %(message)s"
 
@@ -86,9 +87,11 @@ class JobConsole:
     # -- the job's own lines
     def echo(self, line: str) -> None:
         print(line, file=self.out, flush=True)
+        _lines.info("%s", line)  # the log file tells the whole story too
 
     def error(self, line: str) -> None:
         print(line, file=self.err, flush=True)
+        _lines.info("%s", line)
 
     # -- setup / teardown
     def __enter__(self) -> "JobConsole":

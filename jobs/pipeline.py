@@ -378,7 +378,8 @@ def _stage_settings(run: _Run) -> StageSettings:
 
 
 def _recorded_this_run(run: _Run) -> set[str]:
-    state, _ = load_state(run.out_fs, run.manifest_dir, retries=run.retries)
+    with run.output_step("reading this run's result records"):
+        state, _ = load_state(run.out_fs, run.manifest_dir, retries=run.retries)
     return set(state.filter(pc.equal(state.column("job_id"), run.job_id)).column("input_uri").to_pylist())
 
 

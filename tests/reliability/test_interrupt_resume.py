@@ -63,6 +63,7 @@ def test_interrupt_then_resume(s3, ray_local, tiny_checkpoint, tmp_path, sig):
     # Stopped cleanly: 128 + signal, and a manifest listing every input was still written.
     assert code == 128 + sig, (code, text[-3000:])
     assert "Traceback" not in text, text[-3000:]
+    assert text.strip().splitlines()[-1].startswith(f"frcrn-job: interrupted by {sig.name}: "), text[-3000:]
     assert done_at_signal < N_FILES
     first = read_manifest(client, bucket, "out")
     assert len(first) == N_FILES and first["input_uri"].is_unique

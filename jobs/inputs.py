@@ -121,6 +121,8 @@ def resolve_inputs(cfg: InputConfig, out: OutputConfig) -> InputSet:
     out_loc = parse_location(out.uri)
     frames, sources, root = _read_sources(fs, loc, cfg, out_loc)
     table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if table.empty:
+        raise InputError(f"no inputs: {', '.join(sources)} list(s) no entries in column {cfg.column!r}")
     carried = [c for c in table.columns if not str(c).startswith("__")]
     table = _check_entries(table, root, [parse_location(p) for p in cfg.allowed_prefixes])
     table, duplicates, examples = _drop_duplicates(table)

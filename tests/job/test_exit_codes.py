@@ -73,6 +73,18 @@ def test_exit_3_some_error_rows_names_count_types_and_manifest(s3, capsys, ray_s
     assert "job.fail_on_error_rows is false" in _last_line(out)
 
 
+def test_exit_2_bad_input_spec_is_one_line(tmp_path, capsys):
+    (tmp_path / "header_only.csv").write_text("audio_uri\n")
+    (tmp_path / "no_column.csv").write_text("path\na.wav\n")
+    for manifest, needle in (("header_only.csv", "no inputs"), ("no_column.csv", "no column 'audio_uri'"),
+                             ("missing.csv", "does not exist")):
+        code, out, err = _run(capsys, f"input.uri={tmp_path}/{manifest}", f"output.uri={tmp_path}/out")
+        assert code == 2, out + err
+        line = err.strip()
+        assert line.count("\n") == 0 and line.startswith("frcrn-job: input error: ") and needle in line, line
+    assert not (tmp_path / "out").exists()
+
+
 def test_exit_4_every_input_refused(tmp_path, capsys):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "m.csv").write_text("audio_uri\n../a.wav\n/etc/passwd\nfile:///etc/hosts\n")

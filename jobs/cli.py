@@ -18,7 +18,7 @@ code  meaning
       log file with the traceback; when the run got as far as the manifest, every input has a
       row (the unfinished ones ``job_failed``, retried by the next run)
 2     bad config or input spec: a config value (one line naming the dotted key), a config file
-      that is not YAML, a manifest unreadable or malformed as a whole, an unusable checkpoint or
+      that is not YAML, a manifest unreadable, malformed or empty as a whole, an unusable checkpoint or
       ``model.factory``. Nothing was written; fix it and run again
 3     the run finished but error rows exist (``job.fail_on_error_rows``, default true; false
       makes it 0). The last line says how many, of which types, and where the manifest is

@@ -111,8 +111,8 @@ def job_throughput(folder: Path, out: Path, checkpoint: str | None, replicas: in
 
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     try:
-        overrides = [f"input.uri={folder}/manifest.csv", f"output.uri={out}", "model.device=cpu",
-                     "model.batch_size=1", f"model.num_threads={threads}", f"compute.min_replicas={replicas}",
+        overrides = [f"input.uri={folder}/manifest.csv", f"output.uri={out}", "model.enhance.device=cpu",
+                     "model.enhance.batch_size=1", f"model.enhance.num_threads={threads}", f"compute.min_replicas={replicas}",
                      f"compute.max_replicas={replicas}", f"compute.cpus_per_replica={threads}",
                      "compute.files_per_model_batch=2", "compute.files_per_read_task=2",
                      "compute.files_per_write_task=2", "compute.read_cpus=0.5", "compute.write_cpus=0.5",

@@ -45,7 +45,7 @@ reported with the number of items that agree with it, and checked against the kn
 (:data:`KNOWN_LAG`). Each peer is given enough trailing zeros to flush its buffers, so the end of
 the input is not lost to its latency.
 
-Scores: SI-SDR, PESQ-WB and STOI (:mod:`frcrn.metrics`) and DNSMOS P.835 (:mod:`frcrn.dnsmos`,
+Scores: SI-SDR, PESQ-WB and STOI (:mod:`frcrn.quality.metrics`) and DNSMOS P.835 (:mod:`frcrn.quality.dnsmos`,
 model from the config's ``dnsmos_model``), each as the mean over items of (enhanced - noisy), over
 the items where both are defined; on the real clips the absolute DNSMOS means. Speed: audio
 seconds / wall seconds of the enhancer call (resampling included, scoring not), one thread, after a

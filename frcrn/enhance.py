@@ -30,53 +30,11 @@ import numpy as np
 import torch
 
 from .audio.loudness import normalisation_gain
+from .enhance_config import EnhanceConfig, InvalidEnhanceConfig  # noqa: F401 - re-exported (torch-free home)
 from .model.checkpoint import CheckpointInfo, load_checkpoint
 from .model.network import FRCRN
 
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-@dataclass(frozen=True)
-class EnhanceConfig:
-    device: str = "auto"
-    """"auto" (CUDA when present, else CPU), "cpu", "cuda" or "cuda:N"."""
-    precision: str = "fp32"
-    """"fp32", or "bf16"/"fp16" autocast (meant for GPUs; on CPU bf16 works but is slower here)."""
-    window_seconds: float = 10.0
-    overlap_seconds: float = 1.0
-    edge_margin_seconds: float = 0.25
-    length_quantum_seconds: float = 0.5
-    batch_size: int = 1
-    """Windows per model call. 1 is fastest on CPU (measured); GPUs want 8-32. 0 = auto: 1 on
-    CPU; on CUDA as many windows as fit in ``auto_memory_fraction`` of the free memory, measured
-    with one probe window when the first batch is formed."""
-    auto_memory_fraction: float = 0.6
-    max_auto_batch_size: int = 64
-    restore_gain: bool = True
-    num_threads: int | None = None
-    """torch intra-op threads; None leaves torch's default (all cores)."""
-
-    def __post_init__(self) -> None:
-        problems = []
-        if self.precision not in PRECISIONS:
-            problems.append(f"precision must be one of {sorted(PRECISIONS)}, got {self.precision!r}")
-        if not (self.device in ("auto", "cpu") or self.device.startswith("cuda")):
-            problems.append(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
-        if self.window_seconds < 1.0:
-            problems.append(f"window_seconds must be at least 1, got {self.window_seconds}")
-        if not 0 < 2 * self.edge_margin_seconds < self.overlap_seconds < self.window_seconds / 2:
-            problems.append("need 0 < 2*edge_margin_seconds < overlap_seconds < window_seconds/2, got "
-                            f"{self.edge_margin_seconds}/{self.overlap_seconds}/{self.window_seconds}")
-        if self.length_quantum_seconds <= 0:
-            problems.append(f"length_quantum_seconds must be positive, got {self.length_quantum_seconds}")
-        if self.batch_size < 0:
-            problems.append(f"batch_size must be at least 1 (or 0 = auto), got {self.batch_size}")
-        if not 0 < self.auto_memory_fraction <= 0.95:
-            problems.append(f"auto_memory_fraction must be in (0, 0.95], got {self.auto_memory_fraction}")
-        if self.num_threads is not None and self.num_threads < 1:
-            problems.append(f"num_threads must be at least 1, got {self.num_threads}")
-        if problems:
-            raise ValueError("invalid enhance config: " + "; ".join(problems))
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}  # keys: enhance_config.PRECISION_NAMES
 
 
 def resolve_device(name: str) -> torch.device:

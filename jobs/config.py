@@ -1,9 +1,11 @@
 """Job configuration: YAML -> typed, frozen dataclasses, with overrides and clear errors.
 
+One concept: the job's configuration schema (its sections, their defaults and cross-checks, loading).
+
 A config is a YAML mapping whose sections mirror the dataclasses below. Every key has a default
 (the defaults ARE the local demo job, identical to ``configs/local.yaml``), so a config only
 states what differs. Any key can be overridden on the command line as ``section.key=value``;
-the value is parsed as YAML, so ``compute.num_gpus=0.5``, ``resume.enabled=false`` and
+the value is parsed as YAML, so ``compute.gpus_per_replica=0.5``, ``resume.enabled=false`` and
 ``input.extensions=[.wav,.flac]`` all do what they look like.
 
 Errors name the offending key with its full dotted path and, for a misspelt key, suggest the
@@ -23,12 +25,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
 from frcrn.config import ConfigError, apply_overrides, from_dict, parse_overrides, read_yaml
+from frcrn.enhance_config import EnhanceConfig, InvalidEnhanceConfig
 
 __all__ = [
     "ConfigError",
     "InputConfig",
     "OutputConfig",
-    "ModelConfig",
+    "JobEnhanceConfig",
+    "ModelSection",
     "ComputeConfig",
     "LimitsConfig",
     "DnsmosConfig",
@@ -86,37 +90,34 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class JobEnhanceConfig(EnhanceConfig):
+    """``frcrn.enhance_config.EnhanceConfig`` itself (same fields, same checks, one source) with the
+    job's one different default, ``device: cpu``.
+
+    Why not "auto" here: the job's default replicas reserve no GPU (``compute.gpus_per_replica: 0``)
+    and Ray 2.60 no longer hides a node's GPUs from actors that reserved none, so "auto" would put
+    CPU replicas on a GPU nobody reserved for them (several replicas sharing it, out of memory). A
+    GPU run sets ``compute.gpus_per_replica`` and ``device: cuda`` (or ``auto``, resolved by
+    ``frcrn.enhance.resolve_device`` inside each replica, on the GPU Ray assigned to it).
+    ``num_threads: null`` means ``compute.cpus_per_replica`` threads on CPU replicas."""
+
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """The job's ``model`` section: which weights, how the enhancer runs (``model.enhance.*``)."""
+
     checkpoint: str | None = None
     """Local path or URL of FRCRN weights; null = the project's shipped default weights."""
-    device: str = "cpu"
-    """"auto", "cpu", "cuda", "cuda:N"."""
-    precision: Literal["fp32", "fp16", "bf16"] = "fp32"
-    window_seconds: float = 10.0
-    overlap_seconds: float = 1.0
-    batch_size: int = 1
-    """Windows per model forward pass (windows of several files are packed together); 1 is
-    fastest on CPU, GPUs want 8-32; 0 = auto (1 on CPU, sized by free memory on a GPU)."""
-    auto_memory_fraction: float = 0.6
-    """batch_size 0 on a GPU: the share of free GPU memory the windows of one batch may take."""
-    max_auto_batch_size: int = 64
-    restore_gain: bool = True
-    num_threads: int | None = None
-    """Torch intra-op threads per CPU replica; null = compute.cpus_per_replica."""
+    enhance: JobEnhanceConfig = field(default_factory=JobEnhanceConfig)
+    """frcrn's EnhanceConfig: device, precision, window_seconds, overlap_seconds, edge_margin_seconds,
+    length_quantum_seconds, batch_size, auto_memory_fraction, max_auto_batch_size, restore_gain, num_threads."""
     storage_options: dict[str, Any] = field(default_factory=dict, repr=False)
     factory: str | None = None
-    """Advanced: "module:callable" building the enhancer from the model settings instead of
-    FRCRN (a custom wrapper); it must offer enhance_many(), enhance(), model_id, checkpoint_sha256."""
-
-    def enhance_options(self) -> dict[str, Any]:
-        """These settings as ``frcrn.enhance.EnhanceConfig`` keyword arguments (plain data, so the
-        driver needs no torch to build them)."""
-        return {name: getattr(self, name) for name in ENHANCE_OPTIONS}
-
-
-#: The model-section keys that are frcrn.enhance.EnhanceConfig's own (same names, same meaning).
-ENHANCE_OPTIONS = ("device", "precision", "window_seconds", "overlap_seconds", "batch_size",
-                   "auto_memory_fraction", "max_auto_batch_size", "restore_gain", "num_threads")
+    """Advanced: "module:callable" building the enhancer from ``jobs.stages.ModelSettings`` instead
+    of FRCRN (e.g. a wrapper around it); the result must offer enhance_many(), enhance(), model_id
+    and checkpoint_sha256."""
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,8 @@ class RayConfig:
     num_cpus: int | None = None
     """Only when starting a local Ray instance."""
     progress_bars: bool = True
+    """Ray Data's own progress reporting: bars on a terminal, else periodic dumps into Ray Data's log.
+    Under ``frcrn-job run`` it always goes to the log; the job prints its own progress line."""
     log_level: str = "WARNING"
     max_consecutive_replica_init_deaths: int = 3
 
@@ -189,8 +192,9 @@ class RayConfig:
 class JobSection:
     id: str | None = None
     """Recorded in every row written by this run; null = RAY_JOB_SUBMISSION_ID or a timestamp."""
-    fail_on_error_rows: bool = False
-    """Exit with status 3 when any input ended as an error row (for pipelines that gate on it)."""
+    fail_on_error_rows: bool = True
+    """A run that finished with error rows exits with status 3 (false: 0; the last line still says
+    how many error rows of which types). A run where every input is an error row exits 4 either way."""
     lease_seconds: float = 300.0
     """Refuse to start while another run on the same output.uri has a heartbeat younger than this
     (jobs.run_lease); a dead driver's lease expires after it. 0 = no check."""
@@ -200,7 +204,7 @@ class JobSection:
 class JobConfig:
     input: InputConfig = field(default_factory=InputConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: ModelSection = field(default_factory=ModelSection)
     compute: ComputeConfig = field(default_factory=ComputeConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     dnsmos: DnsmosConfig = field(default_factory=DnsmosConfig)
@@ -209,9 +213,19 @@ class JobConfig:
     job: JobSection = field(default_factory=JobSection)
 
     def validate(self) -> "JobConfig":
-        """Cross-field checks that types alone cannot express."""
-        c, m = self.compute, self.model
-        checks = [
+        """Cross-field checks that types alone cannot express (the enhancer's own rules were
+        checked when ``model.enhance`` was built, by EnhanceConfig itself)."""
+        for ok, message in self._compute_checks() + self._other_checks():
+            if not ok:
+                raise ConfigError(message)
+        self._check_device()
+        self._check_input_lists()
+        _check_name_template(self.output.name_template)
+        return self
+
+    def _compute_checks(self) -> list[tuple[bool, str]]:
+        c = self.compute
+        return [
             (c.min_replicas >= 1, "compute.min_replicas must be >= 1"),
             (c.max_replicas >= c.min_replicas, "compute.max_replicas must be >= compute.min_replicas"),
             (c.gpus_per_replica >= 0, "compute.gpus_per_replica must be >= 0"),
@@ -226,42 +240,50 @@ class JobConfig:
             (min(c.task_retries, c.replica_restarts, c.replica_task_retries, c.io_retries) >= 0,
              "compute.*retries/restarts must be >= 0"),
             (c.target_max_block_mb >= 1, "compute.target_max_block_mb must be >= 1"),
+        ]
+
+    def _other_checks(self) -> list[tuple[bool, str]]:
+        manifest_dir = self.output.manifest_dir.strip("/")
+        return [
             (self.limits.max_seconds is None or self.limits.max_seconds > 0, "limits.max_seconds must be > 0"),
             (self.limits.max_bytes is None or self.limits.max_bytes > 0, "limits.max_bytes must be > 0"),
             (bool(self.input.uri), "input.uri must not be empty"),
             (bool(self.output.uri), "output.uri must not be empty"),
             (bool(self.input.column), "input.column must not be empty"),
-            (c.gpus_per_replica == 0 or m.device != "cpu",
-             "compute.gpus_per_replica > 0 with model.device=cpu reserves GPUs that are never used"),
-            ("/" not in self.output.manifest_dir.strip("/") and self.output.manifest_dir.strip("/") not in ("", ".", ".."),
+            ("/" not in manifest_dir and manifest_dir not in ("", ".", ".."),
              "output.manifest_dir must be a single folder name"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
-        # The enhancer's own rules (device, precision, windows, batch size, threads), reported under
-        # model.*: one set of rules, so the job never accepts what the replicas would refuse.
-        from frcrn.enhance import EnhanceConfig
 
-        try:
-            EnhanceConfig(**m.enhance_options())
-        except ValueError as err:
-            raise ConfigError(f"model: {err}") from None
+    def _check_device(self) -> None:
+        """The replicas' device must match what they reserve from Ray (see JobEnhanceConfig)."""
+        device, gpus = self.model.enhance.device, self.compute.gpus_per_replica
+        if gpus > 0 and device == "cpu":
+            raise ConfigError("model.enhance.device: cpu, but compute.gpus_per_replica > 0 reserves GPUs that "
+                              "are never used; set model.enhance.device to cuda (or auto)")
+        if gpus == 0 and device != "cpu":
+            raise ConfigError(
+                f"model.enhance.device: {device!r} needs compute.gpus_per_replica > 0 (replicas that reserve "
+                "no GPU run on the CPU: Ray leaves a node's GPUs visible to them, so they would share a GPU "
+                "nobody reserved); set compute.gpus_per_replica, or model.enhance.device to cpu")
+
+    def _check_input_lists(self) -> None:
         if any(not p for p in self.input.allowed_prefixes):
             raise ConfigError("input.allowed_prefixes entries must not be empty")
         for ext in self.input.extensions:
             if not ext.startswith("."):
                 raise ConfigError(f"input.extensions entries must start with a dot, got {ext!r}")
-        try:
-            self.output.name_template.format(**_TEMPLATE_PROBE)
-        except KeyError as err:
-            raise ConfigError(
-                f"output.name_template uses unknown field {{{err.args[0]}}}; "
-                f"available: {', '.join('{' + k + '}' for k in _TEMPLATE_PROBE)}"
-            ) from None
-        except (ValueError, IndexError) as err:
-            raise ConfigError(f"output.name_template is not a valid format string: {err}") from None
-        return self
+
+
+def _check_name_template(template: str) -> None:
+    try:
+        template.format(**_TEMPLATE_PROBE)
+    except KeyError as err:
+        raise ConfigError(
+            f"output.name_template uses unknown field {{{err.args[0]}}}; "
+            f"available: {', '.join('{' + k + '}' for k in _TEMPLATE_PROBE)}"
+        ) from None
+    except (ValueError, IndexError) as err:
+        raise ConfigError(f"output.name_template is not a valid format string: {err}") from None
 
 
 _TEMPLATE_PROBE = {
@@ -296,16 +318,54 @@ def load_config(
     *,
     cwd: str | None = None,
 ) -> JobConfig:
-    """Read a YAML config (None = defaults), apply overrides, type-check, resolve paths."""
-    data: Any = read_yaml(path) if path is not None else {}
+    """Read a YAML config (None = defaults), apply overrides, type-check, resolve paths.
+
+    Every problem, from the YAML, an override or the enhancer's own checks, is ONE ConfigError
+    naming the dotted key (``model.enhance.window_seconds: must be at least 1, got 0.5``)."""
+    data: Any = _read_config_file(path) if path is not None else {}
     data = apply_overrides(data, list(overrides) if not isinstance(overrides, Mapping) else overrides)
     try:
+        _refuse_flat_enhance_keys(data)
         cfg = from_dict(JobConfig, data)
+    except InvalidEnhanceConfig as err:
+        message = "; ".join(f"model.enhance.{name}: {text}" for name, text in err.problems)
+        raise ConfigError(f"{path}: {message}" if path else message) from None
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}" if path else str(err)) from None
-    cwd = cwd or os.getcwd()
+    return _resolve_paths(cfg, cwd or os.getcwd()).validate()
+
+
+def _read_config_file(path: str) -> dict[str, Any]:
+    """``read_yaml``, with a file that is not text (an audio file given as the config) or cannot
+    be opened reported as a ConfigError too."""
+    try:
+        return read_yaml(path)
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a YAML config file (it is not UTF-8 text; "
+                          "was an audio or binary file given as the config?)") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a YAML config file") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the config file: {err.strerror or err}") from None
+
+
+_ENHANCE_KEYS = tuple(f.name for f in dataclasses.fields(EnhanceConfig))
+
+
+def _refuse_flat_enhance_keys(data: Mapping[str, Any]) -> None:
+    """Configs written before the enhancer's settings moved under ``model.enhance``."""
+    model = data.get("model")
+    if isinstance(model, Mapping):
+        for key in model:
+            if key in _ENHANCE_KEYS:
+                raise ConfigError(f"unknown key 'model.{key}': the enhancer's settings live under "
+                                  f"model.enhance; use 'model.enhance.{key}'")
+
+
+def _resolve_paths(cfg: JobConfig, cwd: str) -> JobConfig:
+    """Relative local paths against ``cwd``; empty storage options from the environment."""
     env_so = _env_storage_options()
-    cfg = dataclasses.replace(
+    return dataclasses.replace(
         cfg,
         input=dataclasses.replace(
             cfg.input,
@@ -330,7 +390,6 @@ def load_config(
             storage_options=cfg.dnsmos.storage_options or env_so,
         ),
     )
-    return cfg.validate()
 
 
 def redacted(cfg: JobConfig) -> dict[str, Any]:

@@ -30,8 +30,10 @@ import fsspec
 import pandas as pd
 
 from jobs.config import InputConfig, OutputConfig
+from jobs.errors import SpecError, StorageFailure, endpoint_of
 from jobs.paths import Location, UnsafePath, parse_location, relative_to, render_output_key, resolve_entry
 from jobs.results import RESULT_COLUMNS
+from jobs.storage import OBJECT_STORES
 
 __all__ = ["InputError", "InputSet", "resolve_inputs", "MANIFEST_EXTENSIONS"]
 
@@ -44,8 +46,8 @@ MANIFEST_EXTENSIONS = {
 _GLOB_CHARS = set("*?[")
 
 
-class InputError(ValueError):
-    """The input as a whole cannot be used (missing manifest, missing column, ...)."""
+class InputError(SpecError, ValueError):
+    """The input as a whole cannot be used (missing manifest, missing column, ...): exit status 2."""
 
 
 @dataclass
@@ -117,34 +119,52 @@ def resolve_inputs(cfg: InputConfig, out: OutputConfig) -> InputSet:
     loc = parse_location(cfg.uri)
     fs = _fs(loc, cfg.storage_options)
     out_loc = parse_location(out.uri)
-    ext = out.format
+    frames, sources, root = _read_sources(fs, loc, cfg, out_loc)
+    table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if table.empty:
+        raise InputError(f"no inputs: {', '.join(sources)} list(s) no entries in column {cfg.column!r}")
+    carried = [c for c in table.columns if not str(c).startswith("__")]
+    table = _check_entries(table, root, [parse_location(p) for p in cfg.allowed_prefixes])
+    table, duplicates, examples = _drop_duplicates(table)
+    table = _assign_outputs(table, out, out_loc)
+    final, carried_columns = _carry_columns(table, carried)
+    return InputSet(table=final, carried_columns=carried_columns, root=root, sources=sources,
+                    duplicates=duplicates, duplicate_examples=examples)
 
-    frames: list[pd.DataFrame] = []
-    sources: list[str] = []
+
+def _read_sources(fs, loc: Location, cfg: InputConfig, out_loc: Location) -> tuple[list[pd.DataFrame], list[str], Location]:
+    """The entries of every manifest (or of the folder listing), their sources and the input root."""
     if _GLOB_CHARS & set(loc.path):
         matches = sorted(fs.glob(loc.path))
         if not matches:
             raise InputError(f"no manifest matches {cfg.uri!r}")
         root = parse_location(cfg.root) if cfg.root else Location(loc.protocol, _glob_root(loc.path))
-        for m in matches:
-            frames.append(_manifest_frame(fs, Location(loc.protocol, m), cfg))
-            sources.append(Location(loc.protocol, m).uri)
-    elif fs.isfile(loc.path):
+        found = [Location(loc.protocol, m) for m in matches]
+        return [_manifest_frame(fs, m, cfg) for m in found], [m.uri for m in found], root
+    if fs.isfile(loc.path):
         root = parse_location(cfg.root) if cfg.root else Location(loc.protocol, posixpath.dirname(loc.path))
-        frames.append(_manifest_frame(fs, loc, cfg))
-        sources.append(loc.uri)
-    elif fs.isdir(loc.path):
+        return [_manifest_frame(fs, loc, cfg)], [loc.uri], root
+    if fs.isdir(loc.path):
         root = parse_location(cfg.root) if cfg.root else loc
-        frames.append(_listing_frame(fs, loc, cfg, out_loc))
-        sources.append(loc.uri)
-    else:
-        raise InputError(f"input.uri {cfg.uri!r} does not exist (expected a manifest file, a glob of manifests, or a folder)")
+        return [_listing_frame(fs, loc, cfg, out_loc)], [loc.uri], root
+    _refuse_missing(fs, loc, cfg)
+    raise AssertionError("unreachable")  # pragma: no cover
 
-    table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    carried = [c for c in table.columns if not str(c).startswith("__")]
 
-    # Resolve and check each entry (below the root, and below an allowed prefix if any are set).
-    allowed = [parse_location(p) for p in cfg.allowed_prefixes]
+def _refuse_missing(fs, loc: Location, cfg: InputConfig) -> None:
+    """input.uri names nothing: a missing bucket is a storage problem (exit 5), else a spec one."""
+    if loc.protocol in OBJECT_STORES:
+        bucket = loc.path.split("/", 1)[0]
+        try:
+            fs.info(bucket)
+        except FileNotFoundError:
+            raise StorageFailure(f"input.uri {cfg.uri}: the bucket {bucket!r} does not exist at "
+                                 f"{endpoint_of(cfg.uri, cfg.storage_options)}; correct input.uri") from None
+    raise InputError(f"input.uri {cfg.uri!r} does not exist (expected a manifest file, a glob of manifests, or a folder)")
+
+
+def _check_entries(table: pd.DataFrame, root: Location, allowed: list[Location]) -> pd.DataFrame:
+    """Resolve each entry below the root (and below an allowed prefix if any are set)."""
     uris, rels, errs, msgs = [], [], [], []
     for entry, base in zip(table["__entry"], table["__base"]):
         try:
@@ -161,55 +181,55 @@ def resolve_inputs(cfg: InputConfig, out: OutputConfig) -> InputSet:
             rels.append("")
             errs.append("unsafe_path")
             msgs.append(f"refused input {str(entry)!r}: {err}; nothing was read or written for it")
-    table = table.assign(input_uri=uris, __relpath=rels, error_type=errs, error_message=msgs)
+    return table.assign(input_uri=uris, __relpath=rels, error_type=errs, error_message=msgs)
 
-    # Duplicates: keep the first occurrence, count the rest.
+
+def _drop_duplicates(table: pd.DataFrame) -> tuple[pd.DataFrame, int, list[str]]:
+    """Keep the first occurrence of each input, count the rest (``occurrences``)."""
     counts = table.groupby("input_uri", sort=False)["input_uri"].transform("size")
     dup_mask = table.duplicated("input_uri", keep="first")
-    duplicates = int(dup_mask.sum())
     examples = list(dict.fromkeys(table.loc[dup_mask, "input_uri"]))[:10]
     table = table.assign(occurrences=counts.astype("int64"))[~dup_mask].reset_index(drop=True)
+    return table, int(dup_mask.sum()), examples
 
-    # Output keys (checked) and collisions.
-    outs = []
+
+def _assign_outputs(table: pd.DataFrame, out: OutputConfig, out_loc: Location) -> pd.DataFrame:
+    """Each valid input's output URI (checked below output.uri), or why it has none."""
+    outs: list[str] = []
     errs, msgs = list(table["error_type"]), list(table["error_message"])
     owner: dict[str, str] = {}
     for i, (uri, rel) in enumerate(zip(table["input_uri"], table["__relpath"])):
-        if errs[i]:
-            outs.append("")
-            continue
-        try:
-            key = render_output_key(out.name_template, rel, ext)
-            if key.split("/", 1)[0] == out.manifest_dir.strip("/"):
-                raise UnsafePath(f"output name {key!r} would land in the reserved folder {out.manifest_dir!r}")
-            target = out_loc.child(key)
-        except UnsafePath as err:
-            outs.append("")
-            errs[i], msgs[i] = "unsafe_path", f"cannot name the output of {uri}: {err}"
-            continue
-        if target.uri == uri:
-            outs.append("")
-            errs[i], msgs[i] = "output_collision", (
-                f"the output for {uri} would overwrite the input itself; choose another output.uri "
-                "or output.name_template"
-            )
-            continue
-        if target.uri in owner:
-            outs.append("")
-            errs[i], msgs[i] = "output_collision", (
-                f"{uri} and {owner[target.uri]} both map to {target.uri}; only the first is "
-                "processed (change output.name_template, e.g. '{relpath}.{ext}', to keep both)"
-            )
-            continue
-        owner[target.uri] = uri
-        outs.append(target.uri)
-    table = table.assign(output_uri=outs, error_type=errs, error_message=msgs)
+        target, problem = ("", None) if errs[i] else _output_for(uri, rel, out, out_loc, owner)
+        outs.append(target)
+        if problem is not None:
+            errs[i], msgs[i] = problem
+        elif target:
+            owner[target] = uri
+    return table.assign(output_uri=outs, error_type=errs, error_message=msgs)
 
-    # Carried-through manifest columns: untouched, renamed only on a clash with our columns.
-    rename = {}
-    for c in carried:
-        if c in RESULT_COLUMNS or c in ("input_uri", "output_uri"):
-            rename[c] = f"src_{c}"
+
+def _output_for(uri: str, rel: str, out: OutputConfig, out_loc: Location,
+                owner: dict[str, str]) -> tuple[str, tuple[str, str] | None]:
+    """(output URI, None) or ("", (error_type, message))."""
+    try:
+        key = render_output_key(out.name_template, rel, out.format)
+        if key.split("/", 1)[0] == out.manifest_dir.strip("/"):
+            raise UnsafePath(f"output name {key!r} would land in the reserved folder {out.manifest_dir!r}")
+        target = out_loc.child(key).uri
+    except UnsafePath as err:
+        return "", ("unsafe_path", f"cannot name the output of {uri}: {err}")
+    if target == uri:
+        return "", ("output_collision", f"the output for {uri} would overwrite the input itself; choose "
+                    "another output.uri or output.name_template")
+    if target in owner:
+        return "", ("output_collision", f"{uri} and {owner[target]} both map to {target}; only the first is "
+                    "processed (change output.name_template, e.g. '{relpath}.{ext}', to keep both)")
+    return target, None
+
+
+def _carry_columns(table: pd.DataFrame, carried: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """The manifest's other columns, untouched, renamed only on a clash with our columns."""
+    rename = {c: f"src_{c}" for c in carried if c in RESULT_COLUMNS or c in ("input_uri", "output_uri")}
     if rename:
         log.warning("manifest columns %s clash with result columns; carried as %s",
                     list(rename), list(rename.values()))
@@ -218,10 +238,7 @@ def resolve_inputs(cfg: InputConfig, out: OutputConfig) -> InputSet:
         [table[["input_uri", "output_uri", "error_type", "error_message", "occurrences"]], carried_table],
         axis=1,
     )
-    return InputSet(
-        table=final, carried_columns=list(carried_table.columns), root=root, sources=sources,
-        duplicates=duplicates, duplicate_examples=examples,
-    )
+    return final, list(carried_table.columns)
 
 
 def _below(loc: Location, prefix: Location) -> bool:

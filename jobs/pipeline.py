@@ -12,59 +12,46 @@ options), and turns an unreadable object into a failed read task instead of an e
 read stage takes a batch of URIs and fetches them concurrently with ``fs.cat`` (s3fs/gcsfs run
 the requests in parallel on their event loop), with per-object retries and per-object errors.
 
-Stages (kept apart so the model actors never block on storage or codecs):
+A run, in order (``run_job``):
 
-1. ``from_pandas`` of the to-do URIs, ``files_per_read_task`` rows per block
-2. ``read_decode``  CPU tasks:  fetch, decode, resample to 16 kHz mono, input measurements
-3. ``Enhance``      actor pool: ``ActorPoolStrategy(min_size, max_size)``, one FRCRN replica each
-4. ``encode_write`` CPU tasks:  encode, atomic write, output measurements, durable row records
-
-Retries (faults that say nothing about a file; per-file problems are error rows instead):
-
-* storage: transient errors (throttling, 5xx, timeouts, resets) retried per object with backoff
-  (``compute.io_retries``);
-* read/write tasks: re-run by Ray when their worker process dies or its node is lost
-  (``max_retries=compute.task_retries``); the write task is also re-run when its result record
-  cannot be stored (``retry_exceptions=[ResultRecordError]``) -- safe, since outputs and record
-  keys are deterministic;
-* model replicas: restarted by Ray when they die (OOM kill, segfault, node loss;
-  ``max_restarts=compute.replica_restarts``) and the batch in flight re-submitted
-  (``max_task_retries=compute.replica_task_retries``); a replica that keeps dying while loading
-  the model fails the job after ``ray.max_consecutive_replica_init_deaths`` attempts with the
-  loader's error. Ray's own defaults are unbounded restarts/retries, which would loop forever on
-  a file that reliably kills its worker; bounded values turn that into a clear failure.
-* the execution as a whole: when it fails on a cluster fault (a lost node takes the blocks in
-  its object store with it, and Ray 2.60 cannot rebuild blocks made by actor tasks) or after
-  making progress, the driver re-plans from the per-row records and runs the inputs without a
-  result again (``compute.execution_attempts``), see ``_execute_with_replans``.
-* ``max_errored_blocks`` is left at 0: with dying actors a non-zero value can hang the job.
-
-If execution fails anyway, the driver still consolidates what was recorded: inputs without a
-result get an error row (``job_failed``), which the next run always retries.
+1. the output location is checked (an object store's bucket must exist), the inputs resolved,
+   the model checked on the driver and the output location's lease taken (``jobs.run_lease``):
+   each can stop the job at once with one line and its own exit status (``jobs.errors``);
+2. the resume plan: earlier records decide what is skipped;
+3. execution (``jobs.execution``): the stages run; every finished batch is recorded durably by
+   the workers themselves, and the driver only counts progress;
+4. consolidation LAST: the earlier manifest plus every record -> one row per input, written
+   atomically; inputs without a record get an error row (``job_failed`` when the execution
+   failed, retried by the next run); then the summary and the exit status (``_outcome``).
 """
 
 from __future__ import annotations
 
-import logging
-import math
+import importlib
 import json
+import logging
 import os
 import signal
 import threading
 import time
 import uuid
-import warnings
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from jobs.config import JobConfig, redacted
+from jobs.errors import (EXIT_ERROR_ROWS, EXIT_INTERNAL, EXIT_NOTHING_PROCESSED, EXIT_OK, JobFailed, LeaseHeld,
+                         SpecError, StorageFailure, endpoint_of, first_line, storage_step)
+from jobs.execution import execute_with_replans, init_ray
+from jobs.execution import is_system_fault as _is_system_fault  # noqa: F401 - kept importable from here
 from jobs.inputs import InputSet, resolve_inputs
-from jobs.paths import parse_location
+from jobs.paths import Location, parse_location
 from jobs.results import (
-    SCHEMA,
     consolidate,
     delete_parts,
     load_state,
@@ -74,8 +61,8 @@ from jobs.results import (
     write_manifest,
 )
 from jobs.run_lease import Heartbeat, driver_identity, find_live_run
-from jobs.stages import Enhance, ModelSettings, ResultRecordError, StageSettings, encode_write, read_decode
-from jobs.storage import filesystem
+from jobs.stages import StageSettings
+from jobs.storage import OBJECT_STORES, filesystem
 from jobs.summary import build_summary, format_summary
 
 __all__ = ["JobFailed", "JobInterrupted", "RunResult", "run_job", "make_job_id", "plan_resume"]
@@ -84,10 +71,6 @@ log = logging.getLogger("frcrn.job")
 
 ALWAYS_RETRY = {"result_missing", "job_failed"}
 """Error types that describe the job, not the file: retried on resume even with retry_errors=false."""
-
-
-class JobFailed(RuntimeError):
-    """The run could not complete (the manifest still records every input)."""
 
 
 class JobInterrupted(KeyboardInterrupt):
@@ -105,6 +88,8 @@ class RunResult:
     manifest: pd.DataFrame
     manifest_uri: str
     exit_code: int
+    message: str = ""
+    """The run's last line: its outcome, the error rows by type, where the manifest is."""
 
 
 def _ray_submission_id() -> str | None:
@@ -129,39 +114,71 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+@dataclass
+class _Run:
+    """What every step of one run needs."""
+
+    cfg: JobConfig
+    job_id: str
+    echo: Callable[[str], Any]
+    log_path: str | None
+    started_at: str
+    t_start: float
+    out_loc: Location
+    out_fs: Any
+
+    @classmethod
+    def start(cls, cfg: JobConfig, job_id: str, echo, log_path: str | None) -> "_Run":
+        out_loc = parse_location(cfg.output.uri)
+        return cls(cfg=cfg, job_id=job_id, echo=echo, log_path=log_path, started_at=_now(),
+                   t_start=time.perf_counter(), out_loc=out_loc,
+                   out_fs=filesystem(out_loc.protocol, cfg.output.storage_options))
+
+    @property
+    def retries(self) -> int:
+        return self.cfg.compute.io_retries
+
+    @property
+    def manifest_dir(self) -> str:
+        return f"{self.out_loc.path}/{self.cfg.output.manifest_dir.strip('/')}"
+
+    @property
+    def manifest_uri(self) -> str:
+        return self.out_loc.child(f"{self.cfg.output.manifest_dir.strip('/')}/results.parquet").uri
+
+    def output_step(self, doing: str) -> AbstractContextManager:
+        return storage_step("output.uri", self.out_loc.uri, self.cfg.output.storage_options, doing)
+
+
 def plan_resume(
-    inputs: InputSet, state: pd.DataFrame, existing: dict[str, int], cfg: JobConfig, checkpoint_sha256: str = ""
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+    inputs: InputSet, state: pa.Table, existing: dict[str, int], cfg: JobConfig, checkpoint_sha256: str = ""
+) -> tuple[pd.DataFrame, pa.Table]:
     """Split the valid inputs into (to do, skipped); skipped keep their earlier row.
 
-    ``checkpoint_sha256``: the model this run uses ("" = unknown, e.g. a test factory); with
-    ``resume.same_checkpoint`` an ``ok`` row made by another checkpoint is redone."""
-    valid = inputs.valid[["input_uri", "output_uri"]]
-    if not cfg.resume.enabled or state.empty:
-        return valid.reset_index(drop=True), state.iloc[0:0]
-    prior = state.set_index("input_uri")
-    skip_mask = []
-    for uri, out in zip(valid["input_uri"], valid["output_uri"]):
-        if uri not in prior.index:
-            skip_mask.append(False)
-            continue
-        row = prior.loc[uri]
-        if row["status"] == "ok":
-            path = parse_location(out).path
-            ok = row["output_uri"] == out and path in existing
-            if ok and cfg.resume.check_output_size and not pd.isna(row["output_bytes"]):
-                ok = int(row["output_bytes"]) == existing[path]
-            if ok and cfg.resume.same_checkpoint and checkpoint_sha256:
-                ok = row["checkpoint_sha256"] == checkpoint_sha256
-            skip_mask.append(bool(ok))
-        else:
-            skip_mask.append(
-                not cfg.resume.retry_errors and row["error_type"] not in ALWAYS_RETRY
-                and row["output_uri"] == out
-            )
-    mask = pd.Series(skip_mask, index=valid.index, dtype=bool)
-    skipped_uris = set(valid.loc[mask, "input_uri"])
-    return valid[~mask].reset_index(drop=True), state[state["input_uri"].isin(skipped_uris)]
+    An ``ok`` row is kept when its output still exists under the same key (with the recorded
+    size, ``resume.check_output_size``) and, with ``resume.same_checkpoint``, was made by the
+    checkpoint this run uses (``checkpoint_sha256``; "" = unknown, e.g. a factory model). An
+    ``error`` row is kept only with ``resume.retry_errors: false`` and never for job-level
+    error types (ALWAYS_RETRY)."""
+    valid = inputs.valid[["input_uri", "output_uri"]].reset_index(drop=True)
+    if not cfg.resume.enabled or state.num_rows == 0:
+        return valid, state.slice(0, 0)
+    prior = state.select(["input_uri", "output_uri", "status", "error_type", "output_bytes",
+                          "checkpoint_sha256"]).to_pandas()
+    m = valid.merge(prior, on="input_uri", how="left", suffixes=("", "_prior"), validate="one_to_one")
+    same_output = m["output_uri_prior"] == m["output_uri"]
+    size = pd.Series([existing.get(parse_location(o).path) if existing else None for o in m["output_uri"]],
+                     dtype="float64")
+    keep_ok = (m["status"] == "ok") & same_output & size.notna()
+    if cfg.resume.check_output_size:
+        keep_ok &= m["output_bytes"].isna() | (m["output_bytes"] == size)
+    if cfg.resume.same_checkpoint and checkpoint_sha256:
+        keep_ok &= m["checkpoint_sha256"] == checkpoint_sha256
+    keep_error = ((m["status"] == "error") & (not cfg.resume.retry_errors)
+                  & ~m["error_type"].isin(ALWAYS_RETRY) & same_output)
+    skip = (keep_ok | keep_error).to_numpy(dtype=bool)
+    skipped = pa.array(valid.loc[skip, "input_uri"].to_numpy(dtype=object), type=pa.string())
+    return valid[~skip].reset_index(drop=True), state.filter(pc.is_in(state.column("input_uri"), value_set=skipped))
 
 
 def _list_outputs(fs, root: str, manifest_dir: str) -> dict[str, int]:
@@ -176,78 +193,8 @@ def _list_outputs(fs, root: str, manifest_dir: str) -> dict[str, int]:
     return out
 
 
-def _init_ray(cfg: JobConfig) -> bool:
-    import ray
-
-    if ray.is_initialized():
-        return False
-    kwargs: dict[str, Any] = dict(
-        address=cfg.ray.address or None,
-        logging_level=getattr(logging, cfg.ray.log_level.upper(), logging.WARNING),
-        log_to_driver=True,
-    )
-    if not cfg.ray.address and not os.environ.get("RAY_ADDRESS") and cfg.ray.num_cpus:
-        kwargs["num_cpus"] = cfg.ray.num_cpus
-    ray.init(**kwargs)
-    return True
-
-
-def _build_dataset(todo: pd.DataFrame, cfg: JobConfig, settings: StageSettings, *, shrunk: bool = False):
-    """``shrunk``: a re-run after a cluster fault starts with one replica (the pool grows to
-    ``max_replicas`` as resources allow) so a cluster that lost a node and was not replaced still fits it."""
-    import ray
-    from ray.data import ActorPoolStrategy, DataContext
-
-    c, m = cfg.compute, cfg.model
-    ctx = DataContext.get_current()
-    ctx.target_max_block_size = c.target_max_block_mb * 2**20
-    ctx.enable_progress_bars = cfg.ray.progress_bars
-    ctx.max_consecutive_actor_init_deaths = cfg.ray.max_consecutive_replica_init_deaths
-    ctx.max_errored_blocks = 0
-
-    device = m.device
-    if device == "auto":
-        device = "cuda" if c.gpus_per_replica > 0 else "cpu"
-    num_threads = m.num_threads or (max(1, int(c.cpus_per_replica)) if device == "cpu" else None)
-    model = ModelSettings(checkpoint=m.checkpoint,
-                          enhance={**m.enhance_options(), "device": device, "num_threads": num_threads},
-                          storage_options=m.storage_options, factory=m.factory)
-    # Small blocks (one read task each) so reads spread over the cluster from the start, but at
-    # most ~4096 of them: millions of tiny blocks would cost the driver more than they save.
-    uris = todo[["input_uri", "output_uri"]].reset_index(drop=True)
-    step = max(c.files_per_read_task, math.ceil(len(uris) / 4096))
-    ds = ray.data.from_pandas([uris.iloc[i : i + step] for i in range(0, len(uris), step)])
-    with warnings.catch_warnings():
-        # max_retries / max_restarts / max_task_retries / retry_exceptions have no named
-        # map_batches parameter in Ray 2.60; ray_remote_args is the documented way to pass them.
-        warnings.filterwarnings("ignore", message=r".*ray_remote_args.*deprecated.*")
-        ds = ds.map_batches(
-            read_decode, fn_kwargs={"settings": settings}, batch_size=c.files_per_read_task,
-            batch_format="numpy", num_cpus=c.read_cpus, udf_modifying_row_count=False,
-            max_retries=c.task_retries,
-        )
-        enhance_kwargs: dict[str, Any] = dict(num_cpus=c.cpus_per_replica)
-        if c.gpus_per_replica > 0:
-            enhance_kwargs["num_gpus"] = c.gpus_per_replica
-        ds = ds.map_batches(
-            Enhance, fn_constructor_kwargs={"model": model}, batch_size=c.files_per_model_batch,
-            batch_format="numpy", udf_modifying_row_count=False,
-            compute=ActorPoolStrategy(
-                min_size=1 if shrunk else c.min_replicas, max_size=c.max_replicas,
-                max_tasks_in_flight_per_actor=c.max_tasks_in_flight_per_replica,
-            ),
-            max_restarts=c.replica_restarts, max_task_retries=c.replica_task_retries,
-            **enhance_kwargs,
-        )
-        ds = ds.map_batches(
-            encode_write, fn_kwargs={"settings": settings}, batch_size=c.files_per_write_task,
-            batch_format="numpy", num_cpus=c.write_cpus, udf_modifying_row_count=False,
-            max_retries=c.task_retries, retry_exceptions=[ResultRecordError],
-        )
-    return ds
-
-
-def _driver_error_rows(inputs: InputSet, job_id: str) -> pd.DataFrame:
+def _driver_error_rows(inputs: InputSet, job_id: str) -> pa.Table:
+    """Rows for the inputs refused before any I/O (unsafe paths, output collisions)."""
     bad = inputs.table[inputs.table["error_type"] != ""]
     now = time.time()
     rows = []
@@ -255,7 +202,39 @@ def _driver_error_rows(inputs: InputSet, job_id: str) -> pd.DataFrame:
         r = new_row(uri, out, job_id)
         r.update(status="error", error_type=kind, error_message=msg, finished_at=now, processing_s=0.0)
         rows.append(r)
-    return pd.DataFrame(rows, columns=[f.name for f in SCHEMA])
+    return rows_to_table(rows)
+
+
+# --------------------------------------------------------------------------- before any work
+
+
+def _check_output_location(run: _Run) -> None:
+    """An object store's bucket must exist: said at once, before inputs are resolved."""
+    if run.out_loc.protocol not in OBJECT_STORES:
+        return
+    bucket = run.out_loc.path.split("/", 1)[0]
+    with run.output_step("checking that the output bucket exists"):
+        try:
+            run.out_fs.info(bucket)  # not exists(): s3fs answers False for an unreachable endpoint too
+            return
+        except FileNotFoundError:
+            pass
+    raise StorageFailure(
+        f"output.uri {run.out_loc.uri}: the bucket {bucket!r} does not exist at "
+        f"{endpoint_of(run.out_loc.uri, run.cfg.output.storage_options)}; create it or correct output.uri")
+
+
+def _resolve(run: _Run) -> InputSet:
+    cfg = run.cfg
+    with storage_step("input.uri", cfg.input.uri, cfg.input.storage_options, "reading the inputs"):
+        inputs = resolve_inputs(cfg.input, cfg.output)
+    n_invalid = int((inputs.table["error_type"] != "").sum())
+    run.echo(f"frcrn-job {run.job_id}: {len(inputs.table)} unique inputs from {len(inputs.sources)} source(s)"
+             + (f", {inputs.duplicates} duplicate entries ignored" if inputs.duplicates else "")
+             + (f", {n_invalid} refused" if n_invalid else ""))
+    if inputs.duplicates:
+        run.echo("  duplicates (first few): " + ", ".join(inputs.duplicate_examples[:5]))
+    return inputs
 
 
 def _check_model_source(cfg: JobConfig) -> str:
@@ -266,26 +245,221 @@ def _check_model_source(cfg: JobConfig) -> str:
     an unusable checkpoint (malicious pickle, wrong file, wrong shapes) was only found in the
     replicas: each died ``ray.max_consecutive_replica_init_deaths`` times, the job failed with
     exit 1 after minutes and every input got a job_failed row; now it is exit 2 at once with
-    the loader's message. Returns the checkpoint's sha256 ("" for a factory model).
+    the loader's message. A ``model.factory`` is imported here for the same reason. Returns the
+    checkpoint's sha256 ("" for a factory model).
     """
-    ckpt = cfg.model.checkpoint
     if cfg.model.factory:
+        _check_factory(cfg.model.factory)
         return ""
-    if ckpt:
-        loc = parse_location(ckpt)
-        fs = filesystem(loc.protocol, cfg.model.storage_options)
-        if not fs.exists(loc.path):
-            raise JobFailed(f"model.checkpoint not found: {ckpt}")
-    from frcrn.model.checkpoint import CheckpointError, load_checkpoint
+    ckpt = cfg.model.checkpoint
+    with storage_step("model.checkpoint", ckpt or "", cfg.model.storage_options, "reading the checkpoint"):
+        if ckpt:
+            loc = parse_location(ckpt)
+            if not filesystem(loc.protocol, cfg.model.storage_options).exists(loc.path):
+                raise SpecError(f"model.checkpoint not found: {ckpt}")
+        from frcrn.model.checkpoint import CheckpointError, load_checkpoint
 
-    try:
-        _, info = load_checkpoint(ckpt, storage_options=cfg.model.storage_options or None)
-    except CheckpointError as err:
-        raise JobFailed(f"model.checkpoint is unusable: {err}") from None
+        try:
+            _, info = load_checkpoint(ckpt, storage_options=cfg.model.storage_options or None)
+        except CheckpointError as err:
+            raise SpecError(f"model.checkpoint is unusable: {err}") from None
     return info.sha256
 
 
-def _catch_sigterm():
+def _check_factory(factory: str) -> None:
+    module, _, name = factory.partition(":")
+    try:
+        target = getattr(importlib.import_module(module), name) if module and name else None
+    except (ImportError, AttributeError) as err:
+        raise SpecError(f"model.factory {factory!r}: cannot import it ({type(err).__name__}: {err})") from None
+    if not callable(target):
+        raise SpecError(f"model.factory {factory!r}: must name a callable as 'module:callable'")
+
+
+def _take_lease(run: _Run) -> Heartbeat:
+    """Refuse while another live run writes here; else start this run's heartbeat record (the
+    first write to the output location: early proof that it is writable)."""
+    cfg, runs_dir = run.cfg, f"{run.manifest_dir}/runs"
+    with run.output_step("checking for another run on the output location"):
+        live = find_live_run(run.out_fs, runs_dir, run.job_id, cfg.job.lease_seconds, retries=run.retries)
+    if live is not None:
+        age = time.time() - float(live["heartbeat_at"])
+        raise LeaseHeld(
+            f"another run ({live.get('job_id')}, started {live.get('started_at')}) is writing to {run.out_loc.uri}: "
+            f"its last heartbeat was {age:.0f} s ago. Wait for it to finish or stop it; if its driver died, "
+            f"the location is free {cfg.job.lease_seconds:.0f} s after that heartbeat (job.lease_seconds)"
+        )
+    heartbeat = Heartbeat(
+        {"job_id": run.job_id, "state": "running", "started_at": run.started_at, **driver_identity(),
+         "config": redacted(cfg)},
+        lambda record: write_json(run.out_fs, f"{runs_dir}/{run.job_id}.json", record, retries=run.retries),
+        interval=cfg.job.lease_seconds / 5 if cfg.job.lease_seconds > 0 else 3600.0,
+    )
+    with run.output_step("writing this run's record (the first write to the output location)"):
+        heartbeat.start()
+    return heartbeat
+
+
+def _record_failure(run: _Run, heartbeat: Heartbeat, err: BaseException) -> None:
+    """Best effort, one attempt: the run's record says "failed" instead of a stale "running"."""
+    heartbeat.stop()
+    record = {**heartbeat.record, "state": "failed", "failure": f"{type(err).__name__}: {first_line(err)}"}
+    try:
+        write_json(run.out_fs, f"{run.manifest_dir}/runs/{run.job_id}.json", record, retries=0)
+    except Exception as write_err:  # noqa: BLE001 - the failure itself is what gets reported
+        log.info("could not mark the run record as failed: %s", write_err)  # the log only
+
+
+def run_job(cfg: JobConfig, *, echo=print, job_id: str | None = None, log_path: str | None = None) -> RunResult:
+    """Run the whole job once; returns the summary, the final manifest, an exit code and the
+    run's last line. Job-level failures raise ``jobs.errors.JobFailed`` subclasses, each with
+    its exit status; ``log_path`` (where the command line keeps tracebacks) is named in messages."""
+    run = _Run.start(cfg, job_id or make_job_id(cfg), echo, log_path)
+    _check_output_location(run)
+    inputs = _resolve(run)
+    checkpoint_sha256 = _check_model_source(cfg)
+    heartbeat = _take_lease(run)
+    try:
+        return _run_leased(run, inputs, checkpoint_sha256, heartbeat)
+    except BaseException as err:
+        _record_failure(run, heartbeat, err)
+        raise
+    finally:
+        heartbeat.stop()
+
+
+# --------------------------------------------------------------------------- under the lease
+
+
+def _run_leased(run: _Run, inputs: InputSet, checkpoint_sha256: str, heartbeat: Heartbeat) -> RunResult:
+    """The part of run_job that runs under the output location's lease (see jobs.run_lease)."""
+    todo, skipped = _plan(run, inputs, checkpoint_sha256)
+    failure, attempts, interrupted = _execute(run, todo) if len(todo) else (None, 0, None)
+    final = _consolidate(run, inputs, todo, skipped, failure)
+    final_df = final.to_pandas()
+    summary = build_summary(
+        job_id=run.job_id, final=final_df,
+        processed=set(todo["input_uri"]) | set(inputs.table.loc[inputs.table["error_type"] != "", "input_uri"]),
+        skipped=set(skipped.column("input_uri").to_pylist()), started_at=run.started_at, finished_at=_now(),
+        wall_seconds=time.perf_counter() - run.t_start, duplicates=inputs.duplicates,
+        duplicate_examples=inputs.duplicate_examples, input_uri=run.cfg.input.uri, sources=inputs.sources,
+        output_uri=run.out_loc.uri, manifest_uri=run.manifest_uri, failure=failure, config=redacted(run.cfg),
+    )
+    summary["execution_attempts"] = attempts
+    code, message = _outcome(run, summary, failure, interrupted)
+    summary.update(exit_code=code, outcome=message)
+    heartbeat.stop()  # no beat may overwrite the final record below with "running"
+    with run.output_step("writing the run summary"):
+        write_json(run.out_fs, f"{run.manifest_dir}/summary.json", summary, retries=run.retries)
+        write_json(run.out_fs, f"{run.manifest_dir}/runs/{run.job_id}.json", summary, retries=run.retries)
+    run.echo(format_summary(summary))
+    return RunResult(summary=summary, manifest=final_df, manifest_uri=run.manifest_uri, exit_code=code,
+                     message=message)
+
+
+def _plan(run: _Run, inputs: InputSet, checkpoint_sha256: str) -> tuple[pd.DataFrame, pa.Table]:
+    cfg = run.cfg
+    with run.output_step("reading the results of earlier runs"):
+        state, _ = load_state(run.out_fs, run.manifest_dir, retries=run.retries)
+        existing = (_list_outputs(run.out_fs, run.out_loc.path, run.manifest_dir)
+                    if cfg.resume.enabled and state.num_rows else {})
+    todo, skipped = plan_resume(inputs, state, existing, cfg, checkpoint_sha256)
+    run.echo(f"  to process: {len(todo)}   already done (skipped): {skipped.num_rows}")
+    return todo, skipped
+
+
+def _stage_settings(run: _Run) -> StageSettings:
+    cfg = run.cfg
+    return StageSettings(
+        job_id=run.job_id, input_protocol=parse_location(cfg.input.uri).protocol,
+        output_protocol=run.out_loc.protocol, output_parts_dir=f"{run.manifest_dir}/_parts",
+        input_storage_options=cfg.input.storage_options, output_storage_options=cfg.output.storage_options,
+        output_format=cfg.output.format, output_rate=cfg.output.sample_rate, max_seconds=cfg.limits.max_seconds,
+        max_bytes=cfg.limits.max_bytes, io_retries=run.retries, dnsmos_model=cfg.dnsmos.model,
+        dnsmos_storage_options=cfg.dnsmos.storage_options,
+    )
+
+
+def _recorded_this_run(run: _Run) -> set[str]:
+    with run.output_step("reading this run's result records"):
+        state, _ = load_state(run.out_fs, run.manifest_dir, retries=run.retries)
+    return set(state.filter(pc.equal(state.column("job_id"), run.job_id)).column("input_uri").to_pylist())
+
+
+def _execute(run: _Run, todo: pd.DataFrame) -> tuple[str | None, int, int | None]:
+    """Run the stages; returns (one-line failure or None, attempts used, signal number if stopped)."""
+    started_ray = init_ray(run.cfg)
+    # After ray.init, which installs its own SIGTERM handler (sys.exit mid-execution, which
+    # ended in an abort, exit -6, with nothing recorded): SIGTERM now stops the run the
+    # same way as Ctrl-C (see the KeyboardInterrupt branch below).
+    previous_sigterm = catch_sigterm()
+    try:
+        failure, attempts = execute_with_replans(todo, run.cfg, _stage_settings(run),
+                                                 lambda: _recorded_this_run(run), run.echo)
+        return failure, attempts, None
+    except KeyboardInterrupt as err:
+        # Ctrl-C or SIGTERM (k8s/Slurm/`ray job stop`): without this the driver died with a
+        # traceback, left runs/<job_id>.json saying "running" and no manifest at all. Now
+        # the execution stops (ray.shutdown below ends this job's tasks and actors), what
+        # finished is consolidated, every other input gets a job_failed row (retried by the
+        # next run), and the exit status is 128 + signal like any interrupted Unix tool.
+        signum = getattr(err, "signum", int(signal.SIGINT))
+        failure = f"interrupted by {signal.Signals(signum).name}"
+        log.warning("%s: recording what finished; run the job again to resume", failure)
+        return failure, 0, signum
+    finally:
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+
+
+def _consolidate(run: _Run, inputs: InputSet, todo: pd.DataFrame, skipped: pa.Table,
+                 failure: str | None) -> pa.Table:
+    """Consolidate LAST: earlier manifest + every part (this run's included) -> one row per input."""
+    with run.output_step("reading this run's result records"):
+        after, parts = load_state(run.out_fs, run.manifest_dir, retries=run.retries)
+    todo_uris = pa.array(todo["input_uri"].to_numpy(dtype=object), type=pa.string())
+    fresh = after.filter(pc.and_(pc.is_in(after.column("input_uri"), value_set=todo_uris),
+                                 pc.equal(after.column("job_id"), run.job_id)))
+    candidates = pa.concat_tables([skipped, fresh, _driver_error_rows(inputs, run.job_id)])
+    final = consolidate(inputs.table, inputs.carried_columns, candidates, run.job_id, failure)
+    with run.output_step("writing the results manifest (the per-batch records stay for the next run)"):
+        write_manifest(run.out_fs, run.manifest_dir, final, retries=run.retries)
+    delete_parts(run.out_fs, parts)
+    return final
+
+
+def _outcome(run: _Run, summary: dict[str, Any], failure: str | None, interrupted: int | None) -> tuple[int, str]:
+    """The exit status (the table is in jobs.cli) and the run's last line."""
+    where = f"manifest: {run.manifest_uri}"
+    n = summary["input"]["unique_inputs"]
+    n_error = summary["manifest_counts"].get("error", 0)
+    by_type = ", ".join(f"{k} {v}" for k, v in summary["errors_by_type"].items())
+    if interrupted is not None:
+        return 128 + interrupted, (
+            f"frcrn-job: {failure}: what finished is recorded, the other inputs are job_failed rows; "
+            f"run the same command again to resume; {where}")
+    if failure:
+        log_hint = f"; traceback in {run.log_path}" if run.log_path else ""
+        return EXIT_INTERNAL, (
+            f"frcrn-job: the run failed ({failure}); every input has a row, the unfinished ones job_failed "
+            f"(retried by the next run); {where}{log_hint}")
+    if n and n_error == n:
+        return EXIT_NOTHING_PROCESSED, (
+            f"frcrn-job: no input could be processed: all {n} inputs are error rows ({by_type}); {where}")
+    if n_error:
+        code = EXIT_ERROR_ROWS if run.cfg.job.fail_on_error_rows else EXIT_OK
+        note = "" if code else " (job.fail_on_error_rows is false: exit status 0)"
+        return code, f"frcrn-job: finished with {n_error} error rows of {n} inputs ({by_type}); {where}{note}"
+    skipped = summary["counts"]["skipped"]
+    return EXIT_OK, (f"frcrn-job: finished: all {n} inputs ok"
+                     + (f" ({skipped} done by an earlier run)" if skipped else "") + f"; {where}")
+
+
+def catch_sigterm():
     """Make SIGTERM raise JobInterrupted in the main thread; returns the previous handler
     (None when not on the main thread, where Python cannot install handlers)."""
     if threading.current_thread() is not threading.main_thread():
@@ -296,201 +470,3 @@ def _catch_sigterm():
         raise JobInterrupted(signum)
 
     return signal.signal(signal.SIGTERM, on_sigterm)
-
-
-_SYSTEM_FAULTS = frozenset({
-    "ObjectLostError", "ObjectReconstructionFailedError", "ObjectReconstructionFailedMaxAttemptsExceededError",
-    "ObjectReconstructionFailedLineageEvictedError", "OwnerDiedError", "NodeDiedError", "ActorDiedError",
-    "ActorUnavailableError", "ActorUnschedulableError", "WorkerCrashedError", "RaySystemError",
-    "LocalRayletDiedError", "ObjectFetchTimedOutError", "GetTimeoutError",
-})
-"""Ray exceptions that describe the cluster (a node or process gone, an object lost), not the
-data or the code: an execution that failed with one of them is re-planned and run again."""
-
-
-def _is_system_fault(err: BaseException) -> bool:
-    seen: set[int] = set()
-    e: BaseException | None = err
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        if any(c.__name__ in _SYSTEM_FAULTS for c in type(e).__mro__):
-            return True
-        e = e.__cause__ or e.__context__
-    return False
-
-
-def _recorded_this_run(out_fs, manifest_dir: str, job_id: str, retries: int) -> set[str]:
-    state, _ = load_state(out_fs, manifest_dir, retries=retries)
-    return set(state.loc[state["job_id"] == job_id, "input_uri"])
-
-
-def _execute_with_replans(todo: pd.DataFrame, cfg: JobConfig, settings: StageSettings, out_fs,
-                          manifest_dir: str, job_id: str, echo) -> tuple[str | None, int]:
-    """Run the stages over ``todo``; returns (None on success else a one-line failure, attempts used).
-
-    Why re-plan here rather than rely on Ray alone: Ray 2.60 recovers a dead *process* (task
-    retries, actor restarts), but losing a *node* also loses the blocks in its object store, and
-    blocks made by actor tasks cannot be rebuilt by lineage reconstruction -- the streaming
-    execution then fails as a whole, with most inputs already done. Every finished input has a
-    durable per-row record, so an execution that failed on a cluster fault (or after making
-    progress) is simply started again on the inputs that have no record yet, at most
-    ``compute.execution_attempts`` times. Nothing done is redone; outputs and record keys are
-    deterministic, so an input that was in flight is just written again.
-    """
-    remaining = todo
-    attempts = max(1, cfg.compute.execution_attempts)
-    for attempt in range(1, attempts + 1):
-        try:
-            ds = _build_dataset(remaining, cfg, settings, shrunk=attempt > 1)
-            for _ in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-                pass
-            return None, attempt
-        except Exception as err:  # noqa: BLE001 - record every input, then report
-            text = str(err).strip()
-            failure = f"{type(err).__name__}: {text.splitlines()[0] if text else ''}"
-            log.error("execution attempt %d/%d failed: %s", attempt, attempts, err, exc_info=True)
-            done = _recorded_this_run(out_fs, manifest_dir, job_id, cfg.compute.io_retries)
-            left = remaining[~remaining["input_uri"].isin(done)].reset_index(drop=True)
-            if left.empty:
-                return None, attempt  # the fault came after the last record: nothing is missing
-            progressed = len(left) < len(remaining)
-            if attempt == attempts or not (progressed or _is_system_fault(err)):
-                return failure, attempt
-            echo(f"  execution failed ({failure}); {len(remaining) - len(left)} inputs finished in that "
-                 f"attempt, re-running the {len(left)} without a result (attempt {attempt + 1}/{attempts})")
-            remaining = left
-    return None, attempts  # unreachable
-
-
-def run_job(cfg: JobConfig, *, echo=print) -> RunResult:
-    """Run the whole job once; returns the summary, the final manifest and an exit code."""
-    t_start = time.perf_counter()
-    started_at = _now()
-    job_id = make_job_id(cfg)
-    out_loc = parse_location(cfg.output.uri)
-    out_fs = filesystem(out_loc.protocol, cfg.output.storage_options)
-    manifest_dir = f"{out_loc.path}/{cfg.output.manifest_dir.strip('/')}"
-    retries = cfg.compute.io_retries
-
-    inputs = resolve_inputs(cfg.input, cfg.output)
-    n_invalid = int((inputs.table["error_type"] != "").sum())
-    echo(f"frcrn-job {job_id}: {len(inputs.table)} unique inputs from {len(inputs.sources)} source(s)"
-         + (f", {inputs.duplicates} duplicate entries ignored" if inputs.duplicates else "")
-         + (f", {n_invalid} refused" if n_invalid else ""))
-    if inputs.duplicates:
-        echo("  duplicates (first few): " + ", ".join(inputs.duplicate_examples[:5]))
-    checkpoint_sha256 = _check_model_source(cfg)
-    runs_dir = f"{manifest_dir}/runs"
-    live = find_live_run(out_fs, runs_dir, job_id, cfg.job.lease_seconds, retries=retries)
-    if live is not None:
-        age = time.time() - float(live["heartbeat_at"])
-        raise JobFailed(
-            f"another run ({live.get('job_id')}, started {live.get('started_at')}) is writing to {out_loc.uri}: "
-            f"its last heartbeat was {age:.0f} s ago. Wait for it to finish or stop it; if its driver died, "
-            f"the location is free {cfg.job.lease_seconds:.0f} s after that heartbeat (job.lease_seconds)"
-        )
-    # Early proof that the output is writable, and a record (with a heartbeat) that this run is alive.
-    heartbeat = Heartbeat(
-        {"job_id": job_id, "state": "running", "started_at": started_at, **driver_identity(), "config": redacted(cfg)},
-        lambda record: write_json(out_fs, f"{runs_dir}/{job_id}.json", record, retries=retries),
-        interval=cfg.job.lease_seconds / 5 if cfg.job.lease_seconds > 0 else 3600.0,
-    )
-    heartbeat.start()
-    try:
-        return _run_leased(cfg, job_id, inputs, checkpoint_sha256, heartbeat, out_fs, manifest_dir,
-                           t_start, started_at, echo)
-    finally:
-        heartbeat.stop()
-
-
-def _run_leased(cfg: JobConfig, job_id: str, inputs: InputSet, checkpoint_sha256: str, heartbeat: Heartbeat,
-                out_fs, manifest_dir: str, t_start: float, started_at: str, echo) -> RunResult:
-    """The part of run_job that runs under the output location's lease (see jobs.run_lease)."""
-    out_loc = parse_location(cfg.output.uri)
-    manifest_uri = out_loc.child(f"{cfg.output.manifest_dir.strip('/')}/results.parquet").uri
-    retries = cfg.compute.io_retries
-
-    state, _ = load_state(out_fs, manifest_dir, retries=retries)
-    existing = _list_outputs(out_fs, out_loc.path, manifest_dir) if cfg.resume.enabled and len(state) else {}
-    todo, skipped_rows = plan_resume(inputs, state, existing, cfg, checkpoint_sha256)
-    echo(f"  to process: {len(todo)}   already done (skipped): {len(skipped_rows)}")
-
-    failure: str | None = None
-    attempts_used = 0
-    interrupted: int | None = None  # signal number when stopped by SIGINT/SIGTERM
-    if len(todo):
-        in_loc = parse_location(cfg.input.uri)
-        settings = StageSettings(
-            job_id=job_id, input_protocol=in_loc.protocol, output_protocol=out_loc.protocol,
-            output_parts_dir=f"{manifest_dir}/_parts", input_storage_options=cfg.input.storage_options,
-            output_storage_options=cfg.output.storage_options, output_format=cfg.output.format,
-            output_rate=cfg.output.sample_rate, max_seconds=cfg.limits.max_seconds,
-            max_bytes=cfg.limits.max_bytes, io_retries=retries, dnsmos_model=cfg.dnsmos.model,
-            dnsmos_storage_options=cfg.dnsmos.storage_options,
-        )
-        started_ray = _init_ray(cfg)
-        # After ray.init, which installs its own SIGTERM handler (sys.exit mid-execution, which
-        # ended in an abort, exit -6, with nothing recorded): SIGTERM now stops the run the
-        # same way as Ctrl-C (see the KeyboardInterrupt branch below).
-        previous_sigterm = _catch_sigterm()
-        try:
-            failure, attempts_used = _execute_with_replans(todo, cfg, settings, out_fs, manifest_dir, job_id, echo)
-        except KeyboardInterrupt as err:
-            # Ctrl-C or SIGTERM (k8s/Slurm/`ray job stop`): without this the driver died with a
-            # traceback, left runs/<job_id>.json saying "running" and no manifest at all. Now
-            # the execution stops (ray.shutdown below ends this job's tasks and actors), what
-            # finished is consolidated, every other input gets a job_failed row (retried by the
-            # next run), and the exit status is 128 + signal like any interrupted Unix tool.
-            interrupted = getattr(err, "signum", int(signal.SIGINT))
-            failure = f"interrupted by {signal.Signals(interrupted).name}"
-            log.warning("%s: recording what finished; run the job again to resume", failure)
-        finally:
-            if previous_sigterm is not None:
-                signal.signal(signal.SIGTERM, previous_sigterm)
-            if started_ray:
-                import ray
-
-                ray.shutdown()
-
-    # Consolidate LAST: earlier manifest + every part (this run's included) -> one row per input.
-    after, parts = load_state(out_fs, manifest_dir, retries=retries)
-    todo_set = set(todo["input_uri"])
-    fresh = after[after["input_uri"].isin(todo_set) & (after["job_id"] == job_id)]
-    candidates = pd.concat(
-        [rows_to_table(df).to_pandas() for df in (skipped_rows, fresh, _driver_error_rows(inputs, job_id))],
-        ignore_index=True,
-    )
-    final = consolidate(inputs.table, inputs.carried_columns, candidates, job_id)
-    if failure:
-        lost = final["error_type"] == "result_missing"
-        final.loc[lost, "error_type"] = "job_failed"
-        final.loc[lost, "error_message"] = (
-            f"not processed: the job failed before this input was done ({failure}); "
-            "it will be processed on the next run"
-        )
-    write_manifest(out_fs, manifest_dir, final, retries=retries)
-    delete_parts(out_fs, parts)
-
-    wall = time.perf_counter() - t_start
-    summary = build_summary(
-        job_id=job_id, final=final, processed=todo_set | set(inputs.table.loc[inputs.table["error_type"] != "", "input_uri"]),
-        skipped=set(skipped_rows["input_uri"]), started_at=started_at, finished_at=_now(),
-        wall_seconds=wall, duplicates=inputs.duplicates, duplicate_examples=inputs.duplicate_examples,
-        input_uri=cfg.input.uri, sources=inputs.sources, output_uri=out_loc.uri,
-        manifest_uri=manifest_uri, failure=failure, config=redacted(cfg),
-    )
-    summary["execution_attempts"] = attempts_used
-    heartbeat.stop()  # no beat may overwrite the final record below with "running"
-    write_json(out_fs, f"{manifest_dir}/summary.json", summary, retries=retries)
-    write_json(out_fs, f"{manifest_dir}/runs/{job_id}.json", summary, retries=retries)
-    echo(format_summary(summary))
-    if interrupted is not None:
-        code = 128 + interrupted
-    elif failure:
-        code = 1
-    elif cfg.job.fail_on_error_rows and summary["manifest_counts"].get("error", 0):
-        code = 3
-    else:
-        code = 0
-    return RunResult(summary=summary, manifest=final, manifest_uri=manifest_uri, exit_code=code)
-

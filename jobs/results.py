@@ -28,11 +28,13 @@ import logging
 import math
 import os
 import time
-from typing import Any, Iterable
+from datetime import datetime
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
@@ -40,14 +42,19 @@ from jobs.storage import atomic_write, fetch_many
 
 __all__ = [
     "SCHEMA",
+    "PIPELINE_SCHEMA",
     "RESULT_COLUMNS",
     "new_row",
     "rows_to_table",
+    "conform",
+    "empty_table",
+    "latest_per_input",
     "part_key",
     "write_part",
     "load_state",
     "consolidate",
     "write_manifest",
+    "write_json",
     "delete_parts",
 ]
 
@@ -84,57 +91,87 @@ SCHEMA = pa.schema(
         ("finished_at", pa.timestamp("ms", tz="UTC")),
     ]
 )
+PIPELINE_SCHEMA = SCHEMA.append(pa.field("audio", pa.large_binary()))
+"""What travels between the Ray Data stages: the result row plus ``audio``, the 16 kHz float32
+waveform as raw bytes (large_binary: a batch of long files can exceed 2 GB)."""
 RESULT_COLUMNS = [f.name for f in SCHEMA] + ["occurrences"]
 _STRINGS = {f.name for f in SCHEMA if pa.types.is_string(f.type)}
-_INTS = {f.name: f.type for f in SCHEMA if pa.types.is_integer(f.type)}
 
 
 def new_row(input_uri: str, output_uri: str, job_id: str) -> dict[str, Any]:
-    """A row with every field present: strings "", numbers NaN (null in the manifest)."""
-    row: dict[str, Any] = {}
-    for f in SCHEMA:
-        row[f.name] = "" if f.name in _STRINGS else math.nan
+    """A row with every field present: strings "", everything else None (null in the manifest)."""
+    row: dict[str, Any] = {f.name: ("" if f.name in _STRINGS else None) for f in SCHEMA}
     row.update(input_uri=input_uri, output_uri=output_uri, status="pending", job_id=job_id)
     return row
 
 
-def rows_to_table(rows: pd.DataFrame | Iterable[dict[str, Any]]) -> pa.Table:
-    """Rows (dicts or a frame with at least the schema's columns) -> table with SCHEMA."""
-    df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
-    arrays = []
-    for f in SCHEMA:
-        col = df[f.name] if f.name in df.columns else pd.Series([None] * len(df), dtype=object)
-        if f.name in _STRINGS:
-            arr = pa.array([None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
-                            for v in col], type=pa.string())
-        elif f.name in _INTS:
-            vals = pd.to_numeric(col, errors="coerce")
-            arr = pa.array([None if pd.isna(v) else int(v) for v in vals], type=f.type)
-        elif pa.types.is_timestamp(f.type):
-            arr = _timestamps(col, f.type)
-        else:
-            vals = pd.to_numeric(col, errors="coerce").astype("float64")
-            arr = pa.array(vals.to_numpy(), type=f.type, from_pandas=True)
-        arrays.append(arr)
-    return pa.Table.from_arrays(arrays, schema=SCHEMA)
+def rows_to_table(rows: Sequence[Mapping[str, Any]], schema: pa.Schema = SCHEMA) -> pa.Table:
+    """Rows (dicts) -> a table of ``schema``: the one place result rows become typed data, so the
+    manifest's types never depend on the mix of ok and error rows (integers stay integers, a
+    missing value is null, NaN measurements are null too)."""
+    return pa.Table.from_arrays([_array([r.get(f.name) for r in rows], f) for f in schema], schema=schema)
 
 
-def _timestamps(col: pd.Series, typ: pa.DataType) -> pa.Array:
+def _array(values: list[Any], f: pa.Field) -> pa.Array:
+    if pa.types.is_timestamp(f.type):
+        return _timestamps(values, f.type)
+    if pa.types.is_large_binary(f.type):
+        return pa.array([v.to_pybytes() if isinstance(v, pa.Buffer) else v for v in values], type=f.type)
+    if pa.types.is_integer(f.type):
+        values = [None if v is None or (isinstance(v, float) and math.isnan(v)) else int(v) for v in values]
+    return pa.array(values, type=f.type, from_pandas=True)
+
+
+def _timestamps(values: Iterable[Any], typ: pa.DataType) -> pa.Array:
     """Unix seconds (float) or datetimes, possibly mixed, -> UTC millisecond timestamps."""
     millis = []
-    for v in col:
+    for v in values:
         if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT:
             millis.append(None)
         elif isinstance(v, (int, float, np.integer, np.floating)):
             millis.append(int(round(float(v) * 1000)))
-        else:
+        elif isinstance(v, datetime):
             t = pd.Timestamp(v)
-            if pd.isna(t):
-                millis.append(None)
-                continue
             t = t.tz_localize("UTC") if t.tzinfo is None else t
             millis.append(int(t.value // 1_000_000))
+        else:
+            raise TypeError(f"not a time: {v!r}")
     return pa.array(millis, type=pa.int64()).cast(typ)
+
+
+def empty_table() -> pa.Table:
+    return SCHEMA.empty_table()
+
+
+def conform(table: pa.Table) -> pa.Table:
+    """Any table of result rows (a part, a manifest written by an older version with float
+    integers or nanosecond times) -> exactly SCHEMA; columns it lacks are null."""
+    arrays = []
+    for f in SCHEMA:
+        if f.name not in table.column_names:
+            arrays.append(pa.nulls(table.num_rows, f.type))
+            continue
+        col = table.column(f.name)
+        if not col.type.equals(f.type):
+            try:
+                col = col.cast(f.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                col = _array(col.to_pylist(), f)
+        arrays.append(col)
+    return pa.Table.from_arrays(arrays, schema=SCHEMA)
+
+
+def latest_per_input(table: pa.Table) -> pa.Table:
+    """The newest row (by ``finished_at``, then position) of each input."""
+    if table.num_rows == 0:
+        return table
+    numbered = table.append_column("__i", pa.array(np.arange(table.num_rows)))
+    order = pc.sort_indices(numbered, sort_keys=[("finished_at", "ascending", "at_start"),
+                                                 ("__i", "ascending", "at_end")])
+    ranked = numbered.take(order).append_column("__rank", pa.array(np.arange(table.num_rows)))
+    last = ranked.group_by("input_uri", use_threads=False).aggregate([("__rank", "max")])
+    keep = pc.sort_indices(last["__rank_max"])
+    return ranked.take(pc.take(last["__rank_max"], keep)).select(table.column_names)
 
 
 def _parquet_bytes(table: pa.Table) -> bytes:
@@ -153,25 +190,25 @@ def write_part(fs, parts_dir: str, job_id: str, rows: list[dict[str, Any]], *, r
     return path
 
 
-def _latest_per_input(df: pd.DataFrame) -> pd.DataFrame:
-    if df.empty:
-        return df
-    df = df.sort_values("finished_at", kind="stable", na_position="first")
-    return df.drop_duplicates("input_uri", keep="last").reset_index(drop=True)
+def _read_results(data: bytes) -> pa.Table:
+    """The SCHEMA columns of a Parquet object (a manifest's carried columns are not read)."""
+    buf = io.BytesIO(data)
+    names = set(pq.read_schema(buf).names)
+    buf.seek(0)
+    return conform(pq.read_table(buf, columns=[c for c in SCHEMA.names if c in names]))
 
 
-def load_state(fs, manifest_dir: str, *, retries: int) -> tuple[pd.DataFrame, list[str]]:
+def load_state(fs, manifest_dir: str, *, retries: int) -> tuple[pa.Table, list[str]]:
     """Everything earlier runs recorded: the last manifest plus parts not yet consolidated.
 
-    Returns (newest row per input with the schema's columns, part paths read). An unreadable
-    part is logged and ignored: its inputs are then simply processed again.
+    Returns (newest row per input, as a SCHEMA table; part paths read). An unreadable part is
+    logged and ignored: its inputs are then simply processed again.
     """
     fs.invalidate_cache()  # s3fs/gcsfs cache listings: workers have written parts since
-    frames = []
+    tables = []
     manifest = f"{manifest_dir}/results.parquet"
     if fs.exists(manifest):
-        table = pq.read_table(io.BytesIO(fs.cat_file(manifest)))
-        frames.append(table.select([c for c in SCHEMA.names if c in table.column_names]).to_pandas())
+        tables.append(_read_results(fs.cat_file(manifest)))
     parts_dir = f"{manifest_dir}/_parts"
     parts = sorted(p for p in (fs.find(parts_dir) if fs.exists(parts_dir) else []) if p.endswith(".parquet"))
     for path, data in zip(parts, fetch_many(fs, parts, retries=retries)):
@@ -179,62 +216,78 @@ def load_state(fs, manifest_dir: str, *, retries: int) -> tuple[pd.DataFrame, li
             log.warning("cannot read result part %s (%s); its inputs will be processed again", path, data)
             continue
         try:
-            frames.append(pq.read_table(io.BytesIO(data)).to_pandas())
+            tables.append(_read_results(data))
         except Exception as err:  # noqa: BLE001 - a torn or foreign object: ignore it
             log.warning("result part %s is unreadable (%s); its inputs will be processed again", path, err)
-    if not frames:
-        return rows_to_table([]).to_pandas(), parts
-    state = pd.concat([rows_to_table(f).to_pandas() for f in frames], ignore_index=True)
-    return _latest_per_input(state), parts
+    if not tables:
+        return empty_table(), parts
+    return latest_per_input(pa.concat_tables(tables)), parts
 
 
-def consolidate(inputs: pd.DataFrame, carried: list[str], candidates: pd.DataFrame, job_id: str) -> pd.DataFrame:
+def consolidate(inputs: pd.DataFrame, carried: list[str], candidates: pa.Table, job_id: str,
+                failure: str | None = None) -> pa.Table:
     """Exactly one row per input, in input order: the newest candidate row for it, or an error
-    row saying its result went missing (so a lost record is visible, never a missing row)."""
-    best = _latest_per_input(rows_to_table(candidates).to_pandas()) if len(candidates) else None
-    base = inputs[["input_uri", "output_uri"]].copy()
-    if best is not None and len(best):
-        merged = base[["input_uri"]].merge(best, on="input_uri", how="left", validate="one_to_one")
-    else:
-        merged = rows_to_table([]).to_pandas()
-        merged = base[["input_uri"]].merge(merged, on="input_uri", how="left")
-    missing = merged["status"].isna().to_numpy()
-    if missing.any():
-        now = time.time()
-        merged["finished_at"] = merged["finished_at"].astype(object)
-        merged.loc[missing, "output_uri"] = base.loc[missing, "output_uri"].to_numpy()
-        merged.loc[missing, "status"] = "error"
-        merged.loc[missing, "error_type"] = "result_missing"
-        merged.loc[missing, "error_message"] = (
-            "the job lost this input's result record (a worker or the storage failed after "
-            "processing); it will be processed again on the next run"
-        )
-        merged.loc[missing, "job_id"] = job_id
-        merged.loc[missing, "finished_at"] = now
-    table = rows_to_table(merged).to_pandas()
-    table["occurrences"] = inputs["occurrences"].to_numpy()
+    row saying its result went missing (so a lost record is visible, never a missing row) --
+    ``job_failed`` instead when the run failed (``failure``) before the input was done. Then
+    ``occurrences`` and the manifest's carried columns."""
+    best = latest_per_input(candidates)
+    uris = pa.array(inputs["input_uri"].to_numpy(dtype=object), type=pa.string())
+    found = pc.index_in(uris, value_set=best.column("input_uri"))
+    rows = best.take(found)
+    rows = _fill_missing(rows, pc.is_null(found), uris, inputs["output_uri"], job_id)
+    if failure:
+        rows = _mark_job_failed(rows, failure)
+    rows = rows.append_column("occurrences", pa.array(inputs["occurrences"].to_numpy(), type=pa.int64()))
+    for name, column in zip(carried, _carried_arrays(inputs, carried)):
+        rows = rows.append_column(name, column)
+    return rows
+
+
+def _fill_missing(rows: pa.Table, missing: pa.Array, uris: pa.Array, outputs: pd.Series, job_id: str) -> pa.Table:
+    if not pc.any(missing).as_py():
+        return rows
+    message = ("the job lost this input's result record (a worker or the storage failed after "
+               "processing); it will be processed again on the next run")
+    now = pa.scalar(int(time.time() * 1000), type=pa.int64()).cast(SCHEMA.field("finished_at").type)
+    fill = {
+        "input_uri": uris,
+        "output_uri": pa.array(outputs.to_numpy(dtype=object), type=pa.string()),
+        "status": pa.scalar("error"), "error_type": pa.scalar("result_missing"),
+        "error_message": pa.scalar(message), "job_id": pa.scalar(job_id), "finished_at": now,
+    }
+    for name, value in fill.items():
+        i = rows.schema.get_field_index(name)
+        rows = rows.set_column(i, name, pc.if_else(missing, value, rows.column(name)))
+    return rows
+
+
+def _mark_job_failed(rows: pa.Table, failure: str) -> pa.Table:
+    lost = pc.fill_null(pc.equal(rows.column("error_type"), "result_missing"), False)
+    message = (f"not processed: the job failed before this input was done ({failure}); "
+               "it will be processed on the next run")
+    for name, value in (("error_type", "job_failed"), ("error_message", message)):
+        i = rows.schema.get_field_index(name)
+        rows = rows.set_column(i, name, pc.if_else(lost, pa.scalar(value), rows.column(name)))
+    return rows
+
+
+def _carried_arrays(inputs: pd.DataFrame, carried: list[str]) -> list[pa.ChunkedArray]:
+    """The manifest's own columns, types kept; a column of mixed types (e.g. ints and strings in
+    JSON lines) is stored as text rather than losing the whole manifest."""
+    out = []
     for c in carried:
-        table[c] = inputs[c].to_numpy()
-    return table
+        try:
+            out.append(pa.chunked_array([pa.array(inputs[c], from_pandas=True)]))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            log.warning("manifest column %r has mixed types; it is stored as text", c)
+            text = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in inputs[c]]
+            out.append(pa.chunked_array([pa.array(text, type=pa.string())]))
+    return out
 
 
-def write_manifest(fs, manifest_dir: str, final: pd.DataFrame, *, retries: int) -> str:
+def write_manifest(fs, manifest_dir: str, final: pa.Table, *, retries: int) -> str:
     path = f"{manifest_dir}/results.parquet"
-    try:
-        table = pa.Table.from_pandas(final, preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        # A carried-through column with mixed types (e.g. ints and strings in JSON lines):
-        # store the offending columns as text rather than lose the whole manifest.
-        final = final.copy()
-        for c in final.columns:
-            try:
-                pa.array(final[c], from_pandas=True)
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
-                log.warning("manifest column %r has mixed types; it is stored as text", c)
-                final[c] = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
-                            for v in final[c]]
-        table = pa.Table.from_pandas(final, preserve_index=False)
-    atomic_write(fs, path, _parquet_bytes(table), retries=retries)
+    atomic_write(fs, path, _parquet_bytes(final), retries=retries)
     return path
 
 

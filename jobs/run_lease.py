@@ -4,7 +4,7 @@ Two runs on one ``output.uri`` would consolidate each other's result parts and p
 inputs twice. Object stores offer no portable create-if-absent, so this is a heartbeat *lease*,
 not a mutex: every run's record ``<manifest_dir>/runs/<job_id>.json`` carries ``state`` and
 ``heartbeat_at`` (seconds since the epoch), refreshed by a daemon thread while the run works. A
-new run refuses to start (exit 2) when another record says ``running`` with a heartbeat younger
+new run refuses to start (exit 75, EX_TEMPFAIL) when another record says ``running`` with a heartbeat younger
 than ``job.lease_seconds``. A driver that died (OOM, node lost) leaves a heartbeat that goes
 stale, so the output location is free again after ``lease_seconds`` without manual cleanup (at
 once for a run on the same host whose driver process is gone).

@@ -2,13 +2,17 @@
 
 One concept: the per-batch work of the job's three Ray Data stages.
 
-Each stage takes and returns numpy batches (``Dict[str, np.ndarray]``): one entry per result
-column plus ``audio``, the 16 kHz float32 waveform as raw bytes. Numpy batches are what Ray's
-batch-inference path is built around; they avoid a pandas round trip for the large binary
-column (bytes in an object array are handed over without copying into a DataFrame), and every
-column here has a fixed meaning so a dict of arrays is all that is needed. Audio travels as
+Each stage takes and returns Arrow tables (``batch_format="pyarrow"``) of
+:data:`jobs.results.PIPELINE_SCHEMA`: the result row plus ``audio``, the 16 kHz float32 waveform
+as raw bytes. A stage turns its batch into row dicts once (the waveform stays a zero-copy view
+of the block's buffer) and builds its output with the schema once (``jobs.results.rows_to_table``),
+so types never drift between stages, whatever the mix of ok and error rows. Audio travels as
 float32 *bytes* rather than as a tensor column because lengths differ per file (a ragged tensor
 column would need Arrow's variable-shape extension type for no gain).
+
+The last stage writes each batch's rows durably (a result part, the source of truth for resume
+and consolidation) and hands Ray only one tiny row per batch (how many inputs, how many ok):
+the driver counts progress from those and never pulls result rows through the object store.
 
 Failure isolation: every per-file step runs inside ``try``; a file that fails becomes a row
 with ``status="error"``, an ``error_type`` to count by and an ``error_message`` a person can act
@@ -20,26 +24,26 @@ from __future__ import annotations
 
 import importlib
 import logging
-import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pyarrow as pa
 
 from frcrn.quality.dnsmos import get_scorer
 from jobs.paths import parse_location
-from jobs.results import SCHEMA, new_row, write_part
+from jobs.results import PIPELINE_SCHEMA, new_row, rows_to_table, write_part
 from jobs.storage import atomic_write, describe_io_error, fetch_many, filesystem
 
-__all__ = ["StageSettings", "ResultRecordError", "read_decode", "Enhance", "encode_write", "PIPELINE_COLUMNS"]
+__all__ = ["StageSettings", "ModelSettings", "ResultRecordError", "read_decode", "Enhance", "encode_write",
+           "load_enhancer", "PROGRESS_SCHEMA"]
 
 log = logging.getLogger(__name__)
 
-PIPELINE_COLUMNS = [f.name for f in SCHEMA if f.name != "finished_at"] + ["audio"]
-_STRINGS = {f.name for f in SCHEMA if pa.types.is_string(f.type)}
+PROGRESS_SCHEMA = pa.schema([("inputs", pa.int64()), ("ok", pa.int64())])
+"""What the last stage returns to the driver: one row per write batch."""
 
 
 class ResultRecordError(RuntimeError):
@@ -69,28 +73,24 @@ class StageSettings:
 # --------------------------------------------------------------------------- batch <-> rows
 
 
-def _rows(batch: dict[str, np.ndarray]) -> list[dict[str, Any]]:
-    n = len(next(iter(batch.values()))) if batch else 0
-    rows = [dict() for _ in range(n)]
-    for key, values in batch.items():
-        for row, v in zip(rows, values):
-            row[key] = v.item() if isinstance(v, np.generic) else v
+def _rows(batch: pa.Table) -> list[dict[str, Any]]:
+    """The batch's rows as dicts, once; ``audio`` is a zero-copy view (pa.Buffer) of the block."""
+    names = [n for n in batch.column_names if n != "audio"]
+    rows = batch.select(names).to_pylist()
+    if "audio" in batch.column_names:
+        for row, audio in zip(rows, _buffers(batch.column("audio"))):
+            row["audio"] = audio
     return rows
 
 
-def _batch(rows: list[dict[str, Any]], columns: list[str]) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {}
-    for c in columns:
-        values = [r.get(c) for r in rows]
-        if c == "audio":
-            arr = np.empty(len(values), dtype=object)
-            arr[:] = [v if v is not None else b"" for v in values]
-        elif c in _STRINGS:
-            arr = np.array(["" if v is None else str(v) for v in values], dtype=object)
-        else:
-            arr = np.array([math.nan if v is None else float(v) for v in values], dtype=np.float64)
-        out[c] = arr
-    return out
+def _buffers(column: pa.ChunkedArray) -> Iterator[pa.Buffer | None]:
+    for chunk in column.chunks:
+        for value in chunk:
+            yield value.as_buffer() if value.is_valid else None
+
+
+def _waveform(audio: Any) -> np.ndarray:
+    return np.frombuffer(audio if audio is not None else b"", dtype=np.float32)
 
 
 def _fail(row: dict[str, Any], kind: str, message: str) -> None:
@@ -100,58 +100,60 @@ def _fail(row: dict[str, Any], kind: str, message: str) -> None:
 # --------------------------------------------------------------------------- stage 1: read + decode
 
 
-def read_decode(batch: dict[str, np.ndarray], settings: StageSettings) -> dict[str, np.ndarray]:
+def read_decode(batch: pa.Table, settings: StageSettings) -> pa.Table:
     """Fetch the batch's objects concurrently, decode to 16 kHz mono float32, measure the input."""
-    from frcrn.audio import AudioError, clipping_fraction, decode_audio, level_dbfs
-
     t_batch = time.perf_counter()
-    uris = [str(u) for u in batch["input_uri"]]
-    outs = [str(u) for u in batch["output_uri"]]
-    rows = [new_row(u, o, settings.job_id) for u, o in zip(uris, outs)]
+    uris = batch.column("input_uri").to_pylist()
+    rows = [new_row(u, o, settings.job_id) for u, o in zip(uris, batch.column("output_uri").to_pylist())]
     fs = filesystem(settings.input_protocol, settings.input_storage_options)
-    paths = [parse_location(u).path for u in uris]
     # Bounded read: at most max_bytes + 1 bytes per object (see fetch_many).
-    datas = fetch_many(fs, paths, retries=settings.io_retries, max_bytes=settings.max_bytes)
+    datas = fetch_many(fs, [parse_location(u).path for u in uris], retries=settings.io_retries,
+                       max_bytes=settings.max_bytes)
     fetch_share = (time.perf_counter() - t_batch) / max(1, len(rows))
     scorer = _dnsmos(settings)
     for row, data in zip(rows, datas):
         t0 = time.perf_counter()
-        uri = row["input_uri"]
         try:
-            if isinstance(data, BaseException):
-                kind, message = describe_io_error(data, uri, "read")
-                _fail(row, kind, message)
-                continue
-            if settings.max_bytes is not None and len(data) > settings.max_bytes:
-                # The read stopped at max_bytes + 1, so the true size is only known to be larger.
-                _fail(row, "too_large", f"{uri}: too large: more than {settings.max_bytes} bytes, "
-                      f"the limit is {settings.max_bytes} bytes (limits.max_bytes)")
-                continue
-            try:
-                decoded = decode_audio(data, max_seconds=settings.max_seconds)
-            except AudioError as err:
-                _fail(row, err.kind, f"{uri}: {err}")
-                continue
-            del data
-            x = decoded.samples
-            src = decoded.source
-            row.update(
-                input_format=f"{src.format}/{src.subtype}",
-                input_sample_rate=src.sample_rate,
-                input_channels=src.channels,
-                input_duration_s=src.duration_seconds,
-                level_in_dbfs=level_dbfs(x),
-                clip_fraction_in=clipping_fraction(x),
-                audio=x.astype(np.float32, copy=False).tobytes(),
-            )
-            if scorer is not None:
-                _score_into(scorer, x, row, "in")
+            _decode_into(row, data, settings, scorer)
         except Exception as err:  # noqa: BLE001 - one bad file must not stop the batch
-            log.exception("unexpected error reading %s", uri)
-            _fail(row, "read_error", f"{uri}: unexpected {type(err).__name__} while reading: {err}")
+            log.exception("unexpected error reading %s", row["input_uri"])
+            _fail(row, "read_error", f"{row['input_uri']}: unexpected {type(err).__name__} while reading: {err}")
         finally:
             row["processing_s"] = fetch_share + (time.perf_counter() - t0)
-    return _batch(rows, PIPELINE_COLUMNS)
+    return rows_to_table(rows, PIPELINE_SCHEMA)
+
+
+def _decode_into(row: dict[str, Any], data: bytes | BaseException, settings: StageSettings, scorer) -> None:
+    """One fetched object -> the row's input measurements and its 16 kHz waveform, or an error."""
+    from frcrn.audio import AudioError, clipping_fraction, decode_audio, level_dbfs
+
+    uri = row["input_uri"]
+    if isinstance(data, BaseException):
+        _fail(row, *describe_io_error(data, uri, "read"))
+        return
+    if settings.max_bytes is not None and len(data) > settings.max_bytes:
+        # The read stopped at max_bytes + 1, so the true size is only known to be larger.
+        _fail(row, "too_large", f"{uri}: too large: more than {settings.max_bytes} bytes, "
+              f"the limit is {settings.max_bytes} bytes (limits.max_bytes)")
+        return
+    try:
+        decoded = decode_audio(data, max_seconds=settings.max_seconds)
+    except AudioError as err:
+        _fail(row, err.kind, f"{uri}: {err}")
+        return
+    del data
+    x, src = decoded.samples, decoded.source
+    row.update(
+        input_format=f"{src.format}/{src.subtype}",
+        input_sample_rate=src.sample_rate,
+        input_channels=src.channels,
+        input_duration_s=src.duration_seconds,
+        level_in_dbfs=level_dbfs(x),
+        clip_fraction_in=clipping_fraction(x),
+        audio=x.astype(np.float32, copy=False).tobytes(),
+    )
+    if scorer is not None:
+        _score_into(scorer, x, row, "in")
 
 
 def _dnsmos(settings: StageSettings):
@@ -176,8 +178,8 @@ def _score_into(scorer, samples: np.ndarray, row: dict[str, Any], which: str) ->
 @dataclass(frozen=True)
 class ModelSettings:
     checkpoint: str | None
-    enhance: dict[str, Any]
-    """frcrn.enhance.EnhanceConfig keyword arguments, device and threads resolved for a replica."""
+    enhance: Any
+    """The job's ``model.enhance`` (a frcrn.enhance.EnhanceConfig), threads set for a CPU replica."""
     storage_options: dict[str, Any] = field(default_factory=dict, repr=False)
     factory: str | None = None
 
@@ -187,9 +189,9 @@ def load_enhancer(ms: ModelSettings):
     if ms.factory:
         module, _, name = ms.factory.partition(":")
         return getattr(importlib.import_module(module), name)(ms)
-    from frcrn.enhance import EnhanceConfig, Enhancer
+    from frcrn.enhance import Enhancer
 
-    return Enhancer.from_checkpoint(ms.checkpoint, config=EnhanceConfig(**ms.enhance), storage_options=ms.storage_options or None)
+    return Enhancer.from_checkpoint(ms.checkpoint, config=ms.enhance, storage_options=ms.storage_options or None)
 
 
 class Enhance:
@@ -208,52 +210,64 @@ class Enhance:
         log.info("model replica ready in %.1f s (%s on %s)", time.perf_counter() - t0, self.model_id,
                  getattr(self.enhancer, "device", "?"))
 
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def __call__(self, batch: pa.Table) -> pa.Table:
         rows = _rows(batch)
         todo = [r for r in rows if r["status"] == "pending"]
         if todo:
-            # Poison-file quarantine. A file that kills its replica process (OOM kill, segfault
-            # in native code) cannot be caught by try/except: Ray restarts the replica and
-            # re-submits the batch, which died again, until the retries ran out and the WHOLE
-            # job failed -- and every re-run failed the same way. So each file is marked as
-            # "in flight" (a node-local counter, see _CrashMarks) while the model works on it;
-            # a batch containing marked files is re-run one file at a time, and a file that was
-            # in flight during CRASH_LIMIT deaths becomes a `worker_crash` error row instead.
             marks = _CrashMarks(str(todo[0]["job_id"]))
-            for r in todo:
-                if marks.count(r["input_uri"]) >= CRASH_LIMIT:
-                    _fail(r, "worker_crash", f"{r['input_uri']}: the model replica's process died "
-                          f"{CRASH_LIMIT} times while enhancing this file (killed for using too much "
-                          "memory, or a crash in native code); skipped so the rest of the job could finish")
-            todo = [r for r in todo if r["status"] == "pending"]
-            suspect = any(marks.count(r["input_uri"]) for r in todo)
-            groups = [[r] for r in todo] if suspect else ([todo] if todo else [])
+            todo = self._quarantine(todo, marks)
             waves, results, times = [], [], []
-            for group in groups:
+            for group in self._groups(todo, marks):
                 marks.add([r["input_uri"] for r in group])
-                _test_crash_hook(group)
-                w, res, t = self._enhance_group([np.frombuffer(r["audio"], dtype=np.float32) for r in group])
+                w, res, t = self._enhance_group([_waveform(r["audio"]) for r in group])
                 marks.clear([r["input_uri"] for r in group])
                 waves += w
                 results += res
                 times += t
             for row, wave, out, dt in zip(todo, waves, results, times):
-                row["processing_s"] = float(row["processing_s"]) + dt
-                row["model_id"], row["checkpoint_sha256"] = self.model_id, self.sha
-                if isinstance(out, BaseException):
-                    _fail(row, "enhance_error", f"{row['input_uri']}: the model failed on this file: "
-                          f"{type(out).__name__}: {out}")
-                    continue
-                y = np.asarray(out, dtype=np.float32).reshape(-1)
-                if y.size != wave.size:
-                    _fail(row, "enhance_error", f"{row['input_uri']}: the model returned {y.size} samples "
-                          f"for {wave.size}; this is a bug in the enhancer")
-                elif not np.isfinite(y).all():
-                    _fail(row, "enhance_error", f"{row['input_uri']}: the model produced NaN/infinite "
-                          "samples (try precision=fp32)")
-                else:
-                    row["audio"] = y.tobytes()
-        return _batch(rows, PIPELINE_COLUMNS)
+                self._take_result(row, wave, out, dt)
+        return rows_to_table(rows, PIPELINE_SCHEMA)
+
+    # Poison-file quarantine. A file that kills its replica process (OOM kill, segfault in native
+    # code) cannot be caught by try/except: Ray restarts the replica and re-submits the batch,
+    # which died again, until the retries ran out and the WHOLE job failed -- and every re-run
+    # failed the same way. So each file is marked as "in flight" (a node-local counter, see
+    # _CrashMarks) while the model works on it; a batch containing marked files is re-run one
+    # file at a time, and a file that was in flight during CRASH_LIMIT deaths becomes a
+    # `worker_crash` error row instead.
+    @staticmethod
+    def _quarantine(todo: list[dict[str, Any]], marks: "_CrashMarks") -> list[dict[str, Any]]:
+        for r in todo:
+            if marks.count(r["input_uri"]) >= CRASH_LIMIT:
+                _fail(r, "worker_crash", f"{r['input_uri']}: the model replica's process died "
+                      f"{CRASH_LIMIT} times while enhancing this file (killed for using too much "
+                      "memory, or a crash in native code); skipped so the rest of the job could finish")
+        return [r for r in todo if r["status"] == "pending"]
+
+    @staticmethod
+    def _groups(todo: list[dict[str, Any]], marks: "_CrashMarks") -> list[list[dict[str, Any]]]:
+        """One packed group, or one file per group when any file was in flight during a death."""
+        if not todo:
+            return []
+        suspect = any(marks.count(r["input_uri"]) for r in todo)
+        return [[r] for r in todo] if suspect else [todo]
+
+    def _take_result(self, row: dict[str, Any], wave: np.ndarray, out: Any, dt: float) -> None:
+        row["processing_s"] = float(row["processing_s"] or 0.0) + dt
+        row["model_id"], row["checkpoint_sha256"] = self.model_id, self.sha
+        if isinstance(out, BaseException):
+            _fail(row, "enhance_error", f"{row['input_uri']}: the model failed on this file: "
+                  f"{type(out).__name__}: {out}")
+            return
+        y = np.asarray(out, dtype=np.float32).reshape(-1)
+        if y.size != wave.size:
+            _fail(row, "enhance_error", f"{row['input_uri']}: the model returned {y.size} samples "
+                  f"for {wave.size}; this is a bug in the enhancer")
+        elif not np.isfinite(y).all():
+            _fail(row, "enhance_error", f"{row['input_uri']}: the model produced NaN/infinite "
+                  "samples (try precision=fp32)")
+        else:
+            row["audio"] = y.tobytes()
 
     def _enhance_group(self, waves: list[np.ndarray]) -> tuple[list[np.ndarray], list[Any], list[float]]:
         t0 = time.perf_counter()
@@ -326,21 +340,6 @@ class _CrashMarks:
                 pass
 
 
-TEST_CRASH_ENV = "FRCRN_TEST_CRASH_ON"
-
-
-def _test_crash_hook(rows: list[dict[str, Any]]) -> None:
-    """TEST HOOK, inert unless the FRCRN_TEST_CRASH_ON environment variable is set (it never is
-    in production): when a file's input URI contains its value, the replica process dies on the
-    spot (``os._exit(1)``, no cleanup), as a segfault or OOM kill would. Used by
-    tests/reliability to prove a file that kills its worker costs one error-free restart, not the
-    job. Read per call so a test can set it for the workers' environment only."""
-    needle = os.environ.get(TEST_CRASH_ENV)
-    if needle and any(needle in str(r["input_uri"]) for r in rows):
-        log.error("%s=%s matched: test hook killing this replica", TEST_CRASH_ENV, needle)
-        os._exit(1)
-
-
 def _free_accelerator_memory() -> None:
     try:
         import torch
@@ -354,61 +353,70 @@ def _free_accelerator_memory() -> None:
 # --------------------------------------------------------------------------- stage 3: encode + write
 
 
-def encode_write(batch: dict[str, np.ndarray], settings: StageSettings) -> dict[str, np.ndarray]:
-    """Encode, write each output atomically, measure it, then record the batch's rows durably."""
-    from frcrn.audio import SAMPLE_RATE, AudioError, clipping_fraction, encode_audio, level_dbfs, resample
+def encode_write(batch: pa.Table, settings: StageSettings) -> pa.Table:
+    """Encode, write each output atomically, measure it, then record the batch's rows durably.
 
+    Returns one PROGRESS_SCHEMA row for the whole batch: the rows themselves are in the part
+    just written, which is what resume and consolidation read."""
     rows = _rows(batch)
     fs = filesystem(settings.output_protocol, settings.output_storage_options)
     scorer = _dnsmos(settings)
     for row in rows:
+        audio = row.pop("audio", None)
         if row["status"] != "pending":
-            row["audio"] = b""
             continue
         t0 = time.perf_counter()
-        uri = row["output_uri"]
         try:
-            y = np.frombuffer(row.pop("audio"), dtype=np.float32)
-            rate = SAMPLE_RATE
-            out = y
-            if settings.output_rate == "input" and int(row["input_sample_rate"]) != SAMPLE_RATE:
-                rate = int(row["input_sample_rate"])
-                out = resample(y, SAMPLE_RATE, rate)
-            data = encode_audio(out, rate, settings.output_format)
-            try:
-                atomic_write(fs, parse_location(uri).path, data, retries=settings.io_retries)
-            except Exception as err:  # noqa: BLE001
-                kind, message = describe_io_error(err, uri, "write")
-                _fail(row, kind, message)
-                continue
-            row.update(
-                status="ok",
-                output_sample_rate=rate,
-                output_duration_s=out.size / rate,
-                output_bytes=len(data),
-                level_out_dbfs=level_dbfs(out),
-                clip_fraction_out=clipping_fraction(out),
-            )
-            if scorer is not None:
-                _score_into(scorer, y, row, "out")
-        except AudioError as err:
-            _fail(row, err.kind, f"{row['input_uri']}: cannot encode the enhanced audio: {err}")
+            _write_output(row, _waveform(audio), fs, settings, scorer)
         except Exception as err:  # noqa: BLE001
-            log.exception("unexpected error writing %s", uri)
-            _fail(row, "write_error", f"{uri}: unexpected {type(err).__name__} while writing: {err}")
+            log.exception("unexpected error writing %s", row["output_uri"])
+            _fail(row, "write_error", f"{row['output_uri']}: unexpected {type(err).__name__} while writing: {err}")
         finally:
-            row["processing_s"] = float(row["processing_s"]) + (time.perf_counter() - t0)
-            row["audio"] = b""
+            row.pop("audio", None)
+            row["processing_s"] = float(row["processing_s"] or 0.0) + (time.perf_counter() - t0)
+    if rows:
+        _record(rows, fs, settings)
+    ok = sum(r["status"] == "ok" for r in rows)
+    return pa.Table.from_pydict({"inputs": [len(rows)], "ok": [ok]}, schema=PROGRESS_SCHEMA)
+
+
+def _write_output(row: dict[str, Any], y: np.ndarray, fs, settings: StageSettings, scorer) -> None:
+    """Encode one enhanced waveform, write it atomically and measure it (or record why not)."""
+    from frcrn.audio import SAMPLE_RATE, AudioError, clipping_fraction, encode_audio, level_dbfs, resample
+
+    uri = row["output_uri"]
+    rate, out = SAMPLE_RATE, y
+    try:
+        if settings.output_rate == "input" and int(row["input_sample_rate"]) != SAMPLE_RATE:
+            rate = int(row["input_sample_rate"])
+            out = resample(y, SAMPLE_RATE, rate)
+        data = encode_audio(out, rate, settings.output_format)
+    except AudioError as err:
+        _fail(row, err.kind, f"{row['input_uri']}: cannot encode the enhanced audio: {err}")
+        return
+    try:
+        atomic_write(fs, parse_location(uri).path, data, retries=settings.io_retries)
+    except Exception as err:  # noqa: BLE001
+        _fail(row, *describe_io_error(err, uri, "write"))
+        return
+    row.update(
+        status="ok",
+        output_sample_rate=rate,
+        output_duration_s=out.size / rate,
+        output_bytes=len(data),
+        level_out_dbfs=level_dbfs(out),
+        clip_fraction_out=clipping_fraction(out),
+    )
+    if scorer is not None:
+        _score_into(scorer, y, row, "out")
+
+
+def _record(rows: list[dict[str, Any]], fs, settings: StageSettings) -> None:
+    """The batch's rows as one result part (see jobs.results); Ray re-runs the task if it fails."""
     now = time.time()
-    records = []
     for row in rows:
-        rec = {k: v for k, v in row.items() if k != "audio"}
-        rec["finished_at"] = now
-        records.append(rec)
-    if records:
-        try:
-            write_part(fs, settings.output_parts_dir, settings.job_id, records, retries=settings.io_retries)
-        except Exception as err:  # noqa: BLE001 - let Ray retry the task (outputs are idempotent)
-            raise ResultRecordError(f"cannot record results under {settings.output_parts_dir}: {err}") from err
-    columns = [c for c in PIPELINE_COLUMNS if c != "audio"]
-    return _batch(rows, columns)
+        row["finished_at"] = now
+    try:
+        write_part(fs, settings.output_parts_dir, settings.job_id, rows, retries=settings.io_retries)
+    except Exception as err:  # noqa: BLE001 - let Ray retry the task (outputs are idempotent)
+        raise ResultRecordError(f"cannot record results under {settings.output_parts_dir}: {err}") from err

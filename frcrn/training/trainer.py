@@ -225,7 +225,7 @@ class Trainer:
                 "speech": {**self._speech_source(),
                            "train_files": len(self.train_files), "split_by": cfg.data.split_by,
                            "validation_files": [os.path.basename(f) for f in self.val_files]},
-                "noise": {"generator": "frcrn.noise (synthetic families, made by this project)",
+                "noise": {"generator": "frcrn.training.noise (synthetic families, made by this project)",
                           "recorded": self.noise_records},
                 "rir": ({"source": cfg.data.rir, "prob": cfg.data.rir_prob,
                          "licence": cfg.data.rir_licence or "not stated"} if cfg.data.rir else None),

@@ -189,7 +189,7 @@ def test_configmap_config_validates_with_the_job_loader(tmp_path, monkeypatch):
     path.write_text(configmap["data"]["job.yaml"])
     cfg = load_config(str(path))
     assert cfg.input.uri.startswith("s3://") and cfg.output.uri.startswith("s3://")
-    assert cfg.model.device.startswith("cuda") and cfg.compute.gpus_per_replica > 0
+    assert cfg.model.enhance.device.startswith("cuda") and cfg.compute.gpus_per_replica > 0
     (_, job), = by_kind("RayJob")
     overrides = job["spec"]["entrypoint"].split()[3:]
     load_config(str(path), overrides)  # the entrypoint's own overrides (if any) are valid too

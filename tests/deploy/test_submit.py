@@ -156,7 +156,7 @@ def _checkpoint_overrides(tmp_path) -> list[str]:
 def test_ray_job_submit_runs_the_demo_job(ray_head, tmp_path):
     out = tmp_path / "clean"
     sid = "frcrn-deploy-test-" + secrets.token_hex(3)
-    overrides = [f"output.uri={out}", "model.num_threads=1", "ray.progress_bars=false",
+    overrides = [f"output.uri={out}", "model.enhance.num_threads=1", "ray.progress_bars=false",
                  *_checkpoint_overrides(tmp_path)]
     # FRCRN_STORAGE_OPTIONS must reach the job; auto_mkdir is a harmless option of local storage.
     env = ray_head.client_env(FRCRN_STORAGE_OPTIONS=json.dumps({"auto_mkdir": True}), PYTHON=sys.executable)

@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def model_overrides(checkpoint: str) -> list[str]:
-    return [f"model.checkpoint={checkpoint}", "model.device=cpu", "model.window_seconds=4.0",
-            "model.overlap_seconds=1.0", "model.batch_size=2", "model.num_threads=1",
+    return [f"model.checkpoint={checkpoint}", "model.enhance.device=cpu", "model.enhance.window_seconds=4.0",
+            "model.enhance.overlap_seconds=1.0", "model.enhance.batch_size=2", "model.enhance.num_threads=1",
             "compute.files_per_model_batch=4", "compute.files_per_read_task=4",
             "compute.files_per_write_task=4", "ray.progress_bars=false"]
 

@@ -20,10 +20,10 @@ def test_shipped_configs_validate():
     local = load_config(LOCAL, cwd=str(ROOT))
     assert local.input.uri == str(ROOT / "jobs" / "demo" / "audio" / "manifest.csv")
     assert local.output.uri == str(ROOT / "out" / "demo")
-    assert local.model.device == "cpu" and local.compute.gpus_per_replica == 0
+    assert local.model.enhance.device == "cpu" and local.compute.gpus_per_replica == 0
     cluster = load_config(S3, cwd=str(ROOT))
     assert cluster.input.uri.startswith("s3://") and cluster.output.uri.startswith("s3://")
-    assert cluster.compute.gpus_per_replica == 0.5 and cluster.model.device == "cuda"
+    assert cluster.compute.gpus_per_replica == 0.5 and cluster.model.enhance.device == "cuda"
 
 
 def test_local_yaml_equals_builtin_defaults():
@@ -42,7 +42,7 @@ def test_unknown_key_suggests_closest(tmp_path):
 
 def test_overrides_are_yaml_typed(tmp_path):
     cfg = load_config(LOCAL, [
-        "compute.gpus_per_replica=0.5", "model.device=cuda", "resume.enabled=false",
+        "compute.gpus_per_replica=0.5", "model.enhance.device=cuda", "resume.enabled=false",
         "input.extensions=[.wav, .FLAC]", "output.uri=s3://bucket/out", "compute.max_replicas=4",
         "limits.max_seconds=null", "input.storage_options={anon: true}",
     ], cwd=str(tmp_path))
@@ -63,9 +63,14 @@ def test_overrides_are_yaml_typed(tmp_path):
     ("output.sample_rate=imput", r"did you mean 'input'"),
     ("resume.enabled=maybe", r"resume.enabled: expected true/false"),
     ("compute.min_replicas=0", r"compute.min_replicas must be >= 1"),
-    ("model.window_seconds=1.5", r"model: invalid enhance config"),
-    ("model.batch_size=-1", r"model: invalid enhance config: batch_size must be at least 1 \(or 0 = auto\)"),
-    ("model.device=tpu", r"model: invalid enhance config: device must be"),
+    ("model.enhance.window_seconds=1.5", r"model.enhance.overlap_seconds: must satisfy 0 < 2\*edge_margin"),
+    ("model.enhance.window_seconds=0.5", r"model.enhance.window_seconds: must be at least 1, got 0.5"),
+    ("model.enhance.batch_size=-1", r"model.enhance.batch_size: must be at least 1 \(or 0 = auto\), got -1"),
+    ("model.enhance.device=tpu", r"model.enhance.device: must be 'auto', 'cpu', 'cuda' or 'cuda:N', got 'tpu'"),
+    ("model.enhance.num_threads=0", r"model.enhance.num_threads: must be at least 1, got 0"),
+    ("model.enhance.device=cuda", r"model.enhance.device: 'cuda' needs compute.gpus_per_replica > 0"),
+    ("model.device=cpu", r"unknown key 'model.device'.*use 'model.enhance.device'"),
+    ("model.enhance.devcie=cpu", r"unknown key 'model.enhance.devcie'; did you mean 'model.enhance.device'\?"),
     ("output.name_template={nope}.wav", r"unknown field \{nope\}"),
     ("compute", r"must look like section.key=value"),
 ])
@@ -95,3 +100,59 @@ def test_defaults_dataclass_is_frozen():
     with pytest.raises(Exception):
         cfg.input.uri = "x"  # type: ignore[misc]
     assert os.path.basename(LOCAL) == "local.yaml"
+
+
+def test_config_loading_never_imports_torch():
+    """`frcrn-job check` and deploy/submit.py's local validation run where torch is not installed."""
+    import subprocess
+    import sys
+
+    code = ("import sys, jobs.config; jobs.config.load_config(sys.argv[1]); jobs.config.load_config(sys.argv[2]); "
+            "assert 'torch' not in sys.modules, 'torch imported'; print('ok')")
+    r = subprocess.run([sys.executable, "-c", code, LOCAL, S3], cwd=ROOT, capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+def test_model_enhance_is_frcrns_enhance_config():
+    """One source per setting: model.enhance IS EnhanceConfig (every field, same checks), with the
+    job's own default device (cpu: the default replicas reserve no GPU)."""
+    import dataclasses
+
+    from frcrn.enhance import EnhanceConfig
+
+    cfg = load_config(LOCAL)
+    assert isinstance(cfg.model.enhance, EnhanceConfig)
+    assert [f.name for f in dataclasses.fields(cfg.model.enhance)] == [f.name for f in dataclasses.fields(EnhanceConfig)]
+    assert cfg.model.enhance.device == "cpu"
+    defaults = {f.name: f.default for f in dataclasses.fields(EnhanceConfig)}
+    assert {k: v for k, v in dataclasses.asdict(cfg.model.enhance).items() if k != "device"} == \
+        {k: v for k, v in defaults.items() if k != "device"}
+    partial = load_config(None, ["model.enhance.batch_size=4"])  # a partial section keeps the job's defaults
+    assert partial.model.enhance.device == "cpu" and partial.model.enhance.batch_size == 4
+    gpu = load_config(None, ["compute.gpus_per_replica=1", "model.enhance.device=auto"])
+    assert gpu.model.enhance.device == "auto"  # resolved inside each replica by frcrn.enhance.resolve_device
+
+
+def test_every_bad_value_is_one_config_error_line_with_exit_2(tmp_path, capsys):
+    yaml_path = tmp_path / "bad.yaml"
+    yaml_path.write_text("model:\n  enhance:\n    window_seconds: 0.5\n    batch_size: -2\n")
+    assert main(["run", str(yaml_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err, err
+    assert err.startswith("frcrn-job: config error: ")
+    assert "model.enhance.window_seconds: must be at least 1, got 0.5" in err
+    assert "model.enhance.batch_size: must be at least 1 (or 0 = auto), got -2" in err
+    assert main(["check", LOCAL, "model.enhance.window_seconds=0.5"]) == 2
+    assert "model.enhance.window_seconds: must be at least 1, got 0.5" in capsys.readouterr().err
+
+
+def test_a_wav_given_as_the_config_is_a_config_error(tmp_path, capsys):
+    from .conftest import encode, tone
+
+    wav = tmp_path / "noisy.wav"
+    wav.write_bytes(encode(tone(0.2, 16000), 16000))
+    assert main(["run", str(wav)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err, err
+    assert "config error" in err and "noisy.wav" in err and "not a YAML config file" in err

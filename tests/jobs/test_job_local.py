@@ -99,7 +99,7 @@ def test_resume_redoes_only_what_is_missing(tmp_path, ray_local, tiny_checkpoint
     assert (m2["status"] == "ok").sum() == (m1["status"] == "ok").sum()
     assert all(os.path.exists(u) for u in m2.loc[m2["status"] == "ok", "output_uri"])
     assert (m2["label"].to_numpy() == m1["label"].to_numpy()).all()
-    assert first.exit_code == second.exit_code == 0
+    assert first.exit_code == second.exit_code == 3  # the corpus's broken files are error rows
 
     # Third run with errors kept: nothing at all to do, rows unchanged.
     third = run_job(load_config(LOCAL, base + ["job.id=third", "resume.retry_errors=false"]))
@@ -147,6 +147,16 @@ def test_cli_module_entry_point(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "this run    ok 2   error 0   skipped 0" in proc.stdout
     assert len(pd.read_parquet(out / "_manifest" / "results.parquet")) == 2
+    # The console shows the job's own lines only: Ray's notices, its core worker's native error
+    # line and Ray Data's progress dumps are in the log file named on the first line.
+    lines = proc.stdout.splitlines()
+    assert proc.stderr == "", proc.stderr[-3000:]
+    assert all(line.startswith(("frcrn-job", "  ")) for line in lines), proc.stdout
+    assert lines[-1] == f"frcrn-job: finished: all 2 inputs ok; manifest: {out}/_manifest/results.parquet"
+    for noise in ("core_worker", "Token authentication", "logging_progress", "streaming_executor", "(raylet)"):
+        assert noise not in proc.stdout, (noise, proc.stdout)
+    log_file = lines[0].split(": log file ", 1)[1]
+    assert "core_worker.cc" in open(log_file).read()  # the native line Ray prints for actor restarts
 
 
 def test_resume_redoes_outputs_made_by_another_checkpoint(tmp_path, ray_local, tiny_checkpoint):

@@ -44,7 +44,7 @@ def test_end_to_end_s3(s3, ray_local, tiny_checkpoint):
 
     cfg = _cfg(s3, "corpus/manifest.csv", "enhanced", tiny_checkpoint, "job.id=e2e-s3")
     result = run_job(cfg)
-    assert result.exit_code == 0
+    assert result.exit_code == 3  # error rows exist (job.fail_on_error_rows, the default)
 
     # The manifest read back from S3 (not the in-memory copy): exactly one row per unique input.
     body = client.get_object(Bucket=bucket, Key="enhanced/_manifest/results.parquet")["Body"].read()

@@ -7,8 +7,8 @@ the main thread waits for its first outputs and then injects the fault:
 
 * ``kill_actor``  SIGKILL the process of one live enhancement replica (found in the GCS actor
   table: class MapWorker(MapBatches(Enhance)), state ALIVE);
-* ``crash_hook``  no injection here: FRCRN_TEST_CRASH_ON (set for the whole cluster) makes the
-  replica that gets the matching file exit on the spot;
+* ``poison_file`` no injection here: the scenario's ``model.factory`` builds replicas that exit
+  on the spot when they get the poison file;
 * ``remove_node`` remove the worker node hosting a replica (raylet and all its workers killed).
 
 Runs in its own process because a process can hold only one Ray connection and the rest of the
@@ -43,7 +43,6 @@ def _enhance_actors():
 
 def main(spec_path: str, result_path: str) -> None:
     spec = json.load(open(spec_path))
-    os.environ["FRCRN_TEST_CRASH_ON"] = spec["crash_on"]  # inherited by raylets -> replicas
     import boto3
     import ray
     from ray.cluster_utils import Cluster
@@ -106,8 +105,8 @@ def main(spec_path: str, result_path: str) -> None:
                         cluster.remove_node(node, allow_graceful=False)
                         res["injected"] = f"removed node {node.node_id[:8]} hosting replica pid {info['Pid']}"
                         break
-            elif name == "crash_hook":
-                res["injected"] = f"FRCRN_TEST_CRASH_ON={spec['crash_on']}"
+            elif name == "poison_file":
+                res["injected"] = "model.factory: the poison file kills its replica"
             th.join(timeout=spec["job_timeout"])
             res["finished"] = not th.is_alive()
             res["seconds"] = round(time.time() - start, 1)

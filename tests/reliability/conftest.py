@@ -39,8 +39,8 @@ def job_overrides(s3, checkpoint: str, in_key: str, out_prefix: str, *extra: str
     return [
         f"input.uri=s3://{s3['bucket']}/{in_key}", f"output.uri=s3://{s3['bucket']}/{out_prefix}",
         f"input.storage_options={so}", f"output.storage_options={so}",
-        f"model.checkpoint={checkpoint}", "model.device=cpu", "model.window_seconds=4.0",
-        "model.overlap_seconds=1.0", "model.batch_size=1", "model.num_threads=1",
+        f"model.checkpoint={checkpoint}", "model.enhance.device=cpu", "model.enhance.window_seconds=4.0",
+        "model.enhance.overlap_seconds=1.0", "model.enhance.batch_size=1", "model.enhance.num_threads=1",
         "compute.files_per_model_batch=4", "compute.files_per_read_task=4",
         "compute.files_per_write_task=4", "ray.progress_bars=false", *extra,
     ]

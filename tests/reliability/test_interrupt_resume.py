@@ -2,7 +2,7 @@
 Kubernetes, Slurm and ``ray job stop`` send) once some outputs exist, then run again to
 completion. The final manifest must have exactly one row per input, none missing, no duplicate,
 all ``ok``, and every output byte-identical to an uninterrupted run of the same inputs with the
-same checkpoint (the pipeline is deterministic: model.batch_size=1, fixed threads).
+same checkpoint (the pipeline is deterministic: model.enhance.batch_size=1, fixed threads).
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ def test_interrupt_then_resume(s3, ray_local, tiny_checkpoint, tmp_path, sig):
     # Stopped cleanly: 128 + signal, and a manifest listing every input was still written.
     assert code == 128 + sig, (code, text[-3000:])
     assert "Traceback" not in text, text[-3000:]
+    assert text.strip().splitlines()[-1].startswith(f"frcrn-job: interrupted by {sig.name}: "), text[-3000:]
     assert done_at_signal < N_FILES
     first = read_manifest(client, bucket, "out")
     assert len(first) == N_FILES and first["input_uri"].is_unique

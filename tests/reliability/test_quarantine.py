@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from jobs.results import new_row
-from jobs.stages import CRASH_LIMIT, PIPELINE_COLUMNS, Enhance, _batch, _CrashMarks
+from jobs.results import PIPELINE_SCHEMA, new_row, rows_to_table
+from jobs.stages import CRASH_LIMIT, Enhance, _CrashMarks
 
 
 class _Identity:
@@ -40,7 +40,7 @@ def _batch_of(uris, job_id):
         row["audio"] = np.full(160, 0.1, np.float32).tobytes()
         row["processing_s"] = 0.0
         rows.append(row)
-    return _batch(rows, PIPELINE_COLUMNS)
+    return rows_to_table(rows, PIPELINE_SCHEMA)
 
 
 def test_marked_batch_runs_file_by_file_and_poison_is_quarantined(tmp_path, monkeypatch):
@@ -54,14 +54,14 @@ def test_marked_batch_runs_file_by_file_and_poison_is_quarantined(tmp_path, monk
     # First attempt died with the whole batch in flight.
     marks.add(uris)
     r = _replica()
-    out = r(_batch_of(uris, job))
+    out = r(_batch_of(uris, job)).to_pydict()
     assert list(out["status"]) == ["pending"] * 4 and r.enhancer.calls == [1, 1, 1, 1]  # one at a time
     assert all(marks.count(u) == 0 for u in uris)  # cleared after success
     # uris[2] was in flight during CRASH_LIMIT deaths: it becomes an error row, the rest run.
     for _ in range(CRASH_LIMIT):
         marks.add([uris[2]])
     r = _replica()
-    out = r(_batch_of(uris, job))
+    out = r(_batch_of(uris, job)).to_pydict()
     status = dict(zip(out["input_uri"], out["status"]))
     assert status[uris[2]] == "error" and out["error_type"][2] == "worker_crash"
     assert "died 2 times" in out["error_message"][2]

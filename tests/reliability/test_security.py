@@ -7,7 +7,8 @@ input-controlled output metadata.
   ``unsafe_path`` rows and are never read (the proxy sees no request for them).
 * Nothing is written outside the output prefix; credentials given as storage options or AWS_*
   variables appear nowhere: not in the driver's or workers' logs (the CLI subprocess's
-  stdout/stderr), not in error messages stored in the manifest, not in summary/run JSON.
+  stdout/stderr and the job's log file, which receives the workers' output), not in error
+  messages stored in the manifest, not in summary/run JSON.
 * Output objects carry no metadata derived from input names or manifest columns.
 """
 
@@ -67,7 +68,7 @@ def test_allowed_prefixes_refuse_without_reading(s3, ray_local, tiny_checkpoint)
         result = run_inprocess(job_overrides(
             s3, tiny_checkpoint, "in/m.csv", "out", f"input.allowed_prefixes=[s3://{bucket}/in/public]",
             endpoint=proxy.endpoint))
-    assert result.exit_code == 0
+    assert result.exit_code == 3  # the refused inputs are error rows
     df = read_manifest(client, bucket, "out").set_index("input_uri")
     for name in ("a.wav", "sub/b.wav"):
         assert df.loc[f"s3://{bucket}/in/public/{name}", "status"] == "ok"
@@ -98,14 +99,15 @@ def test_no_credentials_in_logs_manifest_or_summary(s3, ray_local, tiny_checkpoi
         overrides = [o for o in overrides if not o.startswith(("input.storage_options", "output.storage_options"))]
         overrides += [f"input.storage_options={json.dumps(so)}", f"output.storage_options={json.dumps(so)}"]
         env = {"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": ENV_SECRET, "RAY_LOG_TO_DRIVER": "1"}
-        code = wait(start_cli(overrides, env=env, log_path=log), 300)
+        job_log = tmp_path / "job-log-file.log"  # where the job puts Ray's and the workers' output
+        code = wait(start_cli([*overrides, "--log-file", str(job_log)], env=env, log_path=log), 300)
     text = log.read_text(errors="replace")
-    assert code == 0, text[-3000:]
+    assert code == 3, text[-3000:]  # denied + missing are error rows
     assert proxy.stats["faults"] > 0  # retry warnings with error texts were produced and logged
 
     df = read_manifest(client, bucket, "out")
     assert set(df.loc[df["status"] == "error", "error_type"]) == {"permission_denied", "not_found"}
-    artefacts = {"stdout/stderr": text, "manifest": df.to_json()}
+    artefacts = {"stdout/stderr": text, "job log file": job_log.read_text(errors="replace"), "manifest": df.to_json(date_format="iso")}
     for key in list_keys(client, bucket):
         if key.startswith("out/_manifest/"):
             artefacts[key] = client.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8", "replace")

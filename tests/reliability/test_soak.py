@@ -72,7 +72,7 @@ def test_soak_no_leaks(s3, ray_local, tiny_checkpoint):
     t0 = time.time()
     try:
         result = run_inprocess(job_overrides(
-            s3, tiny_checkpoint, "in/m.csv", "out", "model.batch_size=8", "compute.files_per_read_task=64",
+            s3, tiny_checkpoint, "in/m.csv", "out", "model.enhance.batch_size=8", "compute.files_per_read_task=64",
             "compute.files_per_model_batch=32", "compute.files_per_write_task=64", "job.id=soak"))
     finally:
         done.set()

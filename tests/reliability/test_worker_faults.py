@@ -7,7 +7,9 @@ once its first outputs exist a fault is injected:
 * ``kill_actor``  an enhancement replica's process is SIGKILLed mid-job;
 * ``remove_node`` the worker node hosting a replica is removed (its raylet and workers die,
   its object store is lost);
-* ``crash_hook``  one file kills the replica that processes it, every time (FRCRN_TEST_CRASH_ON).
+* ``poison_file`` one file kills the replica that processes it, every time: the replicas are
+  built by a ``model.factory`` (tests/reliability/factories.py) that wraps the real enhancer
+  and exits its process on that file, as a segfault or OOM kill would.
 
 Each scenario must end with exactly one manifest row per input and, for every ``ok`` row, a
 complete, decodable output object of the recorded size and duration.
@@ -23,8 +25,9 @@ import sys
 import boto3
 import pytest
 
+from . import factories
 from .conftest import LOCAL, ROOT, assert_outputs_decode, read_manifest
-from .corpus import encode, tone
+from .corpus import RATE, encode, tone
 
 N_FILES = 16
 POISON = "poison_pill"
@@ -37,12 +40,13 @@ def cluster_runs(moto_endpoint, tiny_checkpoint, tmp_path_factory):
     bucket = f"r-cluster-{os.getpid() % 10000}"
     client.create_bucket(Bucket=bucket)
     names = {}
-    for scenario in ("kill_actor", "remove_node", "crash_hook"):
+    for scenario in ("kill_actor", "remove_node", "poison_file"):
         rels = [f"{scenario}/utt_{i:02d}.wav" for i in range(N_FILES)]
-        if scenario == "crash_hook":
+        if scenario == "poison_file":
             rels[5] = f"{scenario}/{POISON}.wav"
         for i, rel in enumerate(rels):
-            client.put_object(Bucket=bucket, Key=f"in/{rel}", Body=encode(tone(2.0 + (i % 3), seed=i)))
+            seconds = factories.POISON_SAMPLES / RATE if POISON in rel else 2.0 + (i % 3)
+            client.put_object(Bucket=bucket, Key=f"in/{rel}", Body=encode(tone(seconds, seed=i)))
         client.put_object(Bucket=bucket, Key=f"in/{scenario}.csv", Body=("audio_uri\n" + "\n".join(rels) + "\n").encode())
         names[scenario] = rels
     so = json.dumps({"endpoint_url": moto_endpoint, "key": "testing", "secret": "testing",
@@ -51,14 +55,15 @@ def cluster_runs(moto_endpoint, tiny_checkpoint, tmp_path_factory):
     def overrides(scenario):
         return [f"input.uri=s3://{bucket}/in/{scenario}.csv", f"output.uri=s3://{bucket}/out-{scenario}",
                 f"input.storage_options={so}", f"output.storage_options={so}", f"job.id={scenario}",
-                f"model.checkpoint={tiny_checkpoint}", "model.device=cpu", "model.window_seconds=4.0",
-                "model.overlap_seconds=1.0", "model.batch_size=1", "model.num_threads=1",
+                f"model.checkpoint={tiny_checkpoint}", "model.enhance.device=cpu", "model.enhance.window_seconds=4.0",
+                "model.enhance.overlap_seconds=1.0", "model.enhance.batch_size=1", "model.enhance.num_threads=1",
                 "compute.min_replicas=2", "compute.max_replicas=2", "compute.files_per_read_task=2",
                 "compute.files_per_model_batch=2", "compute.files_per_write_task=2",
-                "compute.read_cpus=0.25", "compute.write_cpus=0.25", "ray.progress_bars=false"]
+                "compute.read_cpus=0.25", "compute.write_cpus=0.25", "ray.progress_bars=false",
+                *([f"model.factory={factories.__name__}:crash_on_poison"] if scenario == "poison_file" else [])]
 
-    order = ["kill_actor", "crash_hook", "remove_node"]  # node removal last: it shrinks the cluster
-    spec = {"endpoint": moto_endpoint, "bucket": bucket, "config": LOCAL, "crash_on": POISON,
+    order = ["kill_actor", "poison_file", "remove_node"]  # node removal last: it shrinks the cluster
+    spec = {"endpoint": moto_endpoint, "bucket": bucket, "config": LOCAL,
             "scenarios": order, "first_output_timeout": 150, "job_timeout": 240,
             **{s: {"prefix": f"out-{s}", "overrides": overrides(s)} for s in order}}
     tmp = tmp_path_factory.mktemp("cluster")
@@ -97,10 +102,10 @@ def test_replica_killed_mid_job(cluster_runs):
 
 @pytest.mark.slow
 def test_file_that_crashes_its_worker(cluster_runs):
-    res, df = _check(cluster_runs, "crash_hook")
+    res, df = _check(cluster_runs, "poison_file")
     poison = df[df["input_uri"].str.contains(POISON)].iloc[0]
     others = df[~df["input_uri"].str.contains(POISON)]
-    assert res["exit_code"] == 0, (res, df[["input_uri", "status", "error_type", "error_message"]])
+    assert res["exit_code"] == 3, (res, df[["input_uri", "status", "error_type", "error_message"]])  # one error row
     assert poison["status"] == "error" and poison["error_type"] == "worker_crash", poison["error_message"]
     assert (others["status"] == "ok").all(), others[["input_uri", "error_message"]]
 

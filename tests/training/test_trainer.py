@@ -92,7 +92,7 @@ def check_best(out_dir: Path, steps: int, workers: int = 1) -> dict:
     assert all(math.isfinite(v) for v in prov["metrics"]["validation"].values())
     assert "CC BY 4.0" in prov["data"]["speech"]["licence"] and prov["data"]["speech"]["source"]
     assert prov["data"]["speech"]["train_files"] == 5 and len(prov["data"]["speech"]["validation_files"]) == 1
-    assert "frcrn.noise" in prov["data"]["noise"]["generator"]
+    assert "frcrn.training.noise" in prov["data"]["noise"]["generator"]
     from frcrn.model.checkpoint import load_checkpoint
 
     model, info = load_checkpoint(best)

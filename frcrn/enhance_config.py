@@ -1,0 +1,86 @@
+"""The enhancer's settings: a plain frozen dataclass and its checks, importable without torch.
+
+``frcrn.enhance`` (which needs torch) re-exports :class:`EnhanceConfig`; tools that only read or
+check settings (the bulk job's config loader on a submitting machine, ``frcrn-job check``) import
+it from here and never load torch.
+
+Every problem is reported per field, so a loader can name the key it came from
+(``model.enhance.window_seconds: must be at least 1, got 0.5``); all problems of one config are
+reported at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["EnhanceConfig", "InvalidEnhanceConfig", "PRECISION_NAMES"]
+
+PRECISION_NAMES = ("bf16", "fp16", "fp32")
+"""Accepted ``precision`` values (frcrn.enhance maps them to torch dtypes)."""
+
+
+class InvalidEnhanceConfig(ValueError):
+    """One or more settings are invalid; ``problems`` lists them as (field, what is wrong)."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = list(problems)
+        super().__init__("invalid enhance config: " + "; ".join(f"{name} {text}" for name, text in self.problems))
+
+
+@dataclass(frozen=True)
+class EnhanceConfig:
+    device: str = "auto"
+    """"auto" (CUDA when present, else CPU), "cpu", "cuda" or "cuda:N"."""
+    precision: str = "fp32"
+    """"fp32", or "bf16"/"fp16" autocast (meant for GPUs; on CPU bf16 works but is slower here)."""
+    window_seconds: float = 10.0
+    overlap_seconds: float = 1.0
+    edge_margin_seconds: float = 0.25
+    length_quantum_seconds: float = 0.5
+    batch_size: int = 1
+    """Windows per model call. 1 is fastest on CPU (measured); GPUs want 8-32. 0 = auto: 1 on
+    CPU; on CUDA as many windows as fit in ``auto_memory_fraction`` of the free memory, measured
+    with one probe window when the first batch is formed."""
+    auto_memory_fraction: float = 0.6
+    max_auto_batch_size: int = 64
+    restore_gain: bool = True
+    num_threads: int | None = None
+    """torch intra-op threads; None leaves torch's default (all cores)."""
+
+    def __post_init__(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise InvalidEnhanceConfig(problems)
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Every invalid setting as (field name, what is wrong and the value given)."""
+        out: list[tuple[str, str]] = []
+        if self.precision not in PRECISION_NAMES:
+            out.append(("precision", f"must be one of {list(PRECISION_NAMES)}, got {self.precision!r}"))
+        if not (self.device in ("auto", "cpu") or _is_cuda_name(self.device)):
+            out.append(("device", f"must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}"))
+        if self.window_seconds < 1.0:
+            out.append(("window_seconds", f"must be at least 1, got {self.window_seconds}"))
+        if not 0 < 2 * self.edge_margin_seconds < self.overlap_seconds < self.window_seconds / 2:
+            out.append(("overlap_seconds",
+                        "must satisfy 0 < 2*edge_margin_seconds < overlap_seconds < window_seconds/2, got "
+                        f"edge_margin_seconds={self.edge_margin_seconds}, overlap_seconds={self.overlap_seconds}, "
+                        f"window_seconds={self.window_seconds}"))
+        if self.length_quantum_seconds <= 0:
+            out.append(("length_quantum_seconds", f"must be positive, got {self.length_quantum_seconds}"))
+        if self.batch_size < 0:
+            out.append(("batch_size", f"must be at least 1 (or 0 = auto), got {self.batch_size}"))
+        if not 0 < self.auto_memory_fraction <= 0.95:
+            out.append(("auto_memory_fraction", f"must be in (0, 0.95], got {self.auto_memory_fraction}"))
+        if self.max_auto_batch_size < 1:
+            out.append(("max_auto_batch_size", f"must be at least 1, got {self.max_auto_batch_size}"))
+        if self.num_threads is not None and self.num_threads < 1:
+            out.append(("num_threads", f"must be at least 1, got {self.num_threads}"))
+        return out
+
+
+def _is_cuda_name(device: str) -> bool:
+    if device == "cuda":
+        return True
+    prefix, _, index = device.partition(":")
+    return prefix == "cuda" and index.isdigit()

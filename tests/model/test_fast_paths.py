@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 import torch
 
 from frcrn.model import layers
 from frcrn.model.config import ModelConfig
 from frcrn.model.network import FRCRN, compile_for_inference
+from tests.conftest import snr_db
 
 CONFIG = ModelConfig(width=16, fsmn_hidden=8)
 
@@ -68,12 +70,34 @@ def test_training_mode_ignores_fast_paths():
     assert all(p.grad is not None for p in fast.parameters() if p.requires_grad and p.grad is not None)
 
 
-def test_bf16_autocast_runs_on_cpu():
+BF16_SNR_DB = 30.0
+"""bf16 autocast vs the fp32 output, both layouts (see test_bf16_autocast_stays_close_to_fp32)."""
+
+
+def test_bf16_autocast_stays_close_to_fp32():
+    """bf16 autocast through the fast (channels-last, folded batch norm) and the plain layout, each
+    compared with the fp32 output by SNR. Not with each other, nor by an absolute bound: bf16 results
+    depend on the CPU (oneDNN picks AMX, AVX512-BF16 or emulated kernels, each rounding and
+    accumulating differently), and these random-weight outputs reach |48|, where one bf16 step is
+    0.25: on an AVX512-BF16 CPU without AMX the two layouts differ by 0.25, with PyTorch's own
+    kernels by 0.75.
+
+    Measured on an Intel Xeon with AMX, other CPUs emulated with ONEDNN_MAX_CPU_ISA (fast / plain
+    layout, dB): AVX512_CORE_AMX 42.5 / 42.5, AVX512_CORE_BF16 (no AMX) 44.7 / 44.9, AVX512_CORE
+    (no bf16 hardware) 47.2 / 47.2, AVX2 (no oneDNN bf16: PyTorch's own kernels) 40.5 / 42.5, the
+    same with ATEN_CPU_CAPABILITY=avx2, 47.2 / 44.0 with ATEN_CPU_CAPABILITY=default. Three other
+    random inputs gave 34.1-44.1 dB (fast layout, every setting above). Bound: >= 30 dB.
+    """
     fast, plain = _models()
     x = torch.randn(1, 16000) * 0.1
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-        a, b = fast(x).wav, plain(x).wav
-    assert torch.isfinite(a).all() and (a.float() - b.float()).abs().max().item() < 0.1
+    with torch.inference_mode():
+        reference = plain(x).wav.numpy()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            outputs = {"fast": fast(x).wav, "plain": plain(x).wav}
+    for layout, out in outputs.items():
+        out = out.float().numpy()
+        assert out.shape == reference.shape and np.isfinite(out).all(), layout
+        assert snr_db(reference, out) >= BF16_SNR_DB, layout
 
 
 @pytest.mark.skipif(not os.environ.get("FRCRN_TEST_COMPILE"), reason="slow: set FRCRN_TEST_COMPILE=1")

@@ -383,6 +383,7 @@ def encode_write(batch: pa.Table, settings: StageSettings) -> pa.Table:
 def _write_output(row: dict[str, Any], y: np.ndarray, fs, settings: StageSettings, scorer) -> None:
     """Encode one enhanced waveform, write it atomically and measure it (or record why not)."""
     from frcrn.audio import SAMPLE_RATE, AudioError, clipping_fraction, encode_audio, level_dbfs, resample
+    from frcrn.formats import content_type
 
     uri = row["output_uri"]
     rate, out = SAMPLE_RATE, y
@@ -395,7 +396,8 @@ def _write_output(row: dict[str, Any], y: np.ndarray, fs, settings: StageSetting
         _fail(row, err.kind, f"{row['input_uri']}: cannot encode the enhanced audio: {err}")
         return
     try:
-        atomic_write(fs, parse_location(uri).path, data, retries=settings.io_retries)
+        atomic_write(fs, parse_location(uri).path, data, retries=settings.io_retries,
+                     content_type=content_type("." + settings.output_format))
     except Exception as err:  # noqa: BLE001
         _fail(row, *describe_io_error(err, uri, "write"))
         return

@@ -22,8 +22,10 @@ import fsspec
 
 from frcrn.storage import OBJECT_STORES
 from frcrn.storage import atomic_write as _atomic_write
+from jobs.errors import StorageFailure, endpoint_of, storage_step
 
-__all__ = ["filesystem", "fetch_many", "atomic_write", "is_transient", "describe_io_error", "OBJECT_STORES"]
+__all__ = ["filesystem", "fetch_many", "atomic_write", "is_transient", "describe_io_error", "OBJECT_STORES",
+           "check_output_bucket"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -141,3 +143,20 @@ def fetch_many(fs, paths: list[str], *, retries: int, max_bytes: int | None = No
 def atomic_write(fs, path: str, data: bytes, *, retries: int, content_type: str | None = None) -> None:
     """``frcrn.storage.atomic_write`` with retries: ``path`` holds its old content or all of ``data``."""
     _with_retries(lambda: _atomic_write(path, data, content_type, fs=fs), retries, path)
+
+
+def check_output_bucket(out_loc: Any, fs, storage_options: dict[str, Any], key: str = "output.uri") -> None:
+    """Raise StorageFailure (exit 5) when ``out_loc`` is on an object store whose bucket does not
+    exist or cannot be reached; local and other locations pass."""
+    if out_loc.protocol not in OBJECT_STORES:
+        return
+    bucket = out_loc.path.split("/", 1)[0]
+    with storage_step(key, out_loc.uri, storage_options, "checking that the output bucket exists"):
+        try:
+            fs.info(bucket)  # not exists(): s3fs answers False for an unreachable endpoint too
+            return
+        except FileNotFoundError:
+            pass
+    raise StorageFailure(
+        f"{key} {out_loc.uri}: the bucket {bucket!r} does not exist at "
+        f"{endpoint_of(out_loc.uri, storage_options)}; create it or correct {key}")

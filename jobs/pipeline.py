@@ -46,7 +46,7 @@ import pyarrow.compute as pc
 
 from jobs.config import JobConfig, redacted
 from jobs.errors import (EXIT_ERROR_ROWS, EXIT_INTERNAL, EXIT_NOTHING_PROCESSED, EXIT_OK, JobFailed, LeaseHeld,
-                         SpecError, StorageFailure, endpoint_of, first_line, storage_step)
+                         SpecError, first_line, storage_step)
 from jobs.execution import execute_with_replans, init_ray
 from jobs.execution import is_system_fault as _is_system_fault  # noqa: F401 - kept importable from here
 from jobs.inputs import InputSet, resolve_inputs
@@ -62,7 +62,7 @@ from jobs.results import (
 )
 from jobs.run_lease import Heartbeat, driver_identity, find_live_run
 from jobs.stages import StageSettings
-from jobs.storage import OBJECT_STORES, check_output_bucket, filesystem
+from jobs.storage import check_output_bucket, filesystem
 from jobs.summary import build_summary, format_summary
 
 __all__ = ["JobFailed", "JobInterrupted", "RunResult", "run_job", "make_job_id", "plan_resume"]

@@ -111,7 +111,25 @@ def from_dict(cls: type, data: Any, where: str = "") -> Any:
                 f"unknown key '{prefix}{key}'{hint} (valid keys here: {', '.join(fields)})"
             )
         kwargs[key] = _coerce(value, hints[key], prefix + key)
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except ValueError as err:  # the dataclass's own checks (__post_init__)
+        raise ConfigError(_checks_failed(err, prefix, list(fields), where or cls.__name__)) from None
+
+
+def _checks_failed(err: ValueError, prefix: str, names: list[str], where: str) -> str:
+    """One line naming the dotted key(s): from ``err.problems`` [(field, text)] when the class
+    reports per field (EnhanceConfig, ModelConfig), else from a message that starts with a field name."""
+    problems = getattr(err, "problems", None)
+    if problems:
+        return "; ".join(f"{prefix}{name}: {text}" for name, text in problems)
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    name = text.split(" ", 1)[0].removeprefix(prefix)
+    if name in names and " " in text:
+        return f"{prefix}{name}: {text.split(' ', 1)[1]}"
+    return f"{where}: {text}"
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:

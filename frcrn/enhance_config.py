@@ -34,16 +34,23 @@ class EnhanceConfig:
     precision: str = "fp32"
     """"fp32", or "bf16"/"fp16" autocast (meant for GPUs; on CPU bf16 works but is slower here)."""
     window_seconds: float = 10.0
+    """Model window for long files, seconds (memory depends on it, not on the file's length)."""
     overlap_seconds: float = 1.0
+    """Overlap of consecutive windows, seconds."""
     edge_margin_seconds: float = 0.25
+    """Discarded at both window edges inside each overlap, seconds (the rest is cross-faded)."""
     length_quantum_seconds: float = 0.5
+    """Window lengths are rounded up to a multiple of this, seconds (fewer distinct shapes)."""
     batch_size: int = 1
     """Windows per model call. 1 is fastest on CPU (measured); GPUs want 8-32. 0 = auto: 1 on
     CPU; on CUDA as many windows as fit in ``auto_memory_fraction`` of the free memory, measured
     with one probe window when the first batch is formed."""
     auto_memory_fraction: float = 0.6
+    """With batch_size 0 on CUDA: the share of free GPU memory the windows may use."""
     max_auto_batch_size: int = 64
+    """With batch_size 0: the largest batch chosen."""
     restore_gain: bool = True
+    """Give the output the input's level back (false: keep the model's -25 dBFS working level)."""
     num_threads: int | None = None
     """torch intra-op threads; None leaves torch's default (all cores)."""
 

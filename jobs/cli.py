@@ -1,12 +1,13 @@
-"""Command line: ``frcrn-job run [CONFIG] [key.sub=value ...]`` (also ``python -m jobs ...``).
+"""Command line: ``frcrn job run [CONFIG] [key.sub=value ...]`` (also ``frcrn-job ...`` and
+``python -m jobs ...``, the same command).
 
 Works the same on a laptop (starts a local Ray) and under ``ray job submit`` (connects to the
 cluster it was submitted to), e.g.::
 
-    frcrn-job run configs/local.yaml
-    frcrn-job run configs/local.yaml input.uri=/data/corpus/ output.uri=/data/clean/
+    frcrn job run configs/local.yaml
+    frcrn job run configs/local.yaml input.uri=/data/corpus/ output.uri=/data/clean/
     ray job submit --working-dir . -- python -m jobs run configs/s3_cluster.yaml compute.max_replicas=16
-    frcrn-job check configs/s3_cluster.yaml          # validate and print the resolved config
+    frcrn job check configs/s3_cluster.yaml          # validate and print the resolved config
 
 Exit status (what a scheduler can act on; the last line printed always says which and why):
 
@@ -54,8 +55,8 @@ DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__
 log = logging.getLogger("frcrn.job")
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="frcrn-job", description="Enhance speech corpora with FRCRN on Ray.")
+def _parser(prog: str = "frcrn-job") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description="Enhance speech corpora with FRCRN on Ray.")
     sub = p.add_subparsers(dest="command", required=True)
     for name, help_ in (("run", "run the job"), ("check", "validate the config and print it (secrets hidden)")):
         s = sub.add_parser(name, help=help_)
@@ -68,8 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "frcrn-job") -> int:
+    """``frcrn-job`` / ``python -m jobs`` / ``frcrn job``: returns the exit status (table above)."""
+    args = _parser(prog).parse_args(argv)
     config = args.config
     overrides = list(args.overrides)
     if config is not None and "=" in config and not os.path.exists(config):

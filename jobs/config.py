@@ -26,6 +26,7 @@ from typing import Any, Literal, Mapping
 
 from frcrn.config import ConfigError, apply_overrides, from_dict, parse_overrides, read_yaml
 from frcrn.enhance_config import EnhanceConfig, InvalidEnhanceConfig
+from frcrn.formats import AUDIO_SUFFIXES
 
 __all__ = [
     "ConfigError",
@@ -46,6 +47,7 @@ __all__ = [
     "from_dict",
     "redacted",
     "STORAGE_OPTIONS_ENV",
+    "env_storage_options",
 ]
 
 STORAGE_OPTIONS_ENV = "FRCRN_STORAGE_OPTIONS"
@@ -60,7 +62,8 @@ cloud credentials need not go here: s3fs/gcsfs read AWS_* / GOOGLE_* variables t
 @dataclass(frozen=True)
 class InputConfig:
     uri: str = "jobs/demo/audio/manifest.csv"
-    """Manifest file (.parquet/.csv/.jsonl), glob of manifests, or a folder/prefix to list."""
+    """Manifest file (.parquet/.csv/.jsonl), glob of manifests, a folder/prefix to list, a glob of
+    audio files, or one audio file."""
     column: str = "audio_uri"
     """Manifest column holding the audio URIs (relative ones resolve against the manifest's folder)."""
     format: Literal["auto", "parquet", "csv", "jsonl"] = "auto"
@@ -68,8 +71,9 @@ class InputConfig:
     root: str | None = None
     """Inputs must lie under this folder/prefix and outputs mirror their path below it.
     Default: the manifest's folder, the fixed part of a glob, or the listed folder."""
-    extensions: tuple[str, ...] = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
-    """When listing a folder: file extensions to take (case-insensitive)."""
+    extensions: tuple[str, ...] = AUDIO_SUFFIXES
+    """When listing a folder or a glob of audio files: file extensions to take (case-insensitive;
+    default ``frcrn.formats.AUDIO_SUFFIXES``)."""
     allowed_prefixes: tuple[str, ...] = ()
     """Extra allow-list on top of ``root``: when non-empty, every input must also lie below one
     of these URI prefixes (whole path segments: ``s3://b/in/pub`` does not allow
@@ -299,7 +303,8 @@ def _resolve_local(uri: str | None, cwd: str) -> str | None:
     return os.path.normpath(os.path.join(cwd, os.path.expanduser(uri)))
 
 
-def _env_storage_options() -> dict[str, Any]:
+def env_storage_options() -> dict[str, Any]:
+    """The storage options in $FRCRN_STORAGE_OPTIONS (a JSON object), {} when unset."""
     raw = os.environ.get(STORAGE_OPTIONS_ENV)
     if not raw:
         return {}
@@ -364,7 +369,7 @@ def _refuse_flat_enhance_keys(data: Mapping[str, Any]) -> None:
 
 def _resolve_paths(cfg: JobConfig, cwd: str) -> JobConfig:
     """Relative local paths against ``cwd``; empty storage options from the environment."""
-    env_so = _env_storage_options()
+    env_so = env_storage_options()
     return dataclasses.replace(
         cfg,
         input=dataclasses.replace(

@@ -24,14 +24,14 @@ import io
 import logging
 import posixpath
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import fsspec
 import pandas as pd
 
 from jobs.config import InputConfig, OutputConfig
 from jobs.errors import SpecError, StorageFailure, endpoint_of
-from jobs.paths import Location, UnsafePath, parse_location, relative_to, render_output_key, resolve_entry
+from jobs.paths import Location, UnsafePath, parse_location, render_output_key, resolve_entry
 from jobs.results import RESULT_COLUMNS
 from jobs.storage import OBJECT_STORES
 
@@ -114,59 +114,79 @@ def _glob_root(pattern_path: str) -> str:
     return "/".join(fixed)
 
 
-def resolve_inputs(cfg: InputConfig, out: OutputConfig) -> InputSet:
-    """Turn ``input.uri`` into the table of unique, checked inputs (see module doc)."""
-    loc = parse_location(cfg.uri)
-    fs = _fs(loc, cfg.storage_options)
+def resolve_inputs(cfg: InputConfig, out: OutputConfig, uris: Sequence[str] | None = None) -> InputSet:
+    """Turn ``input.uri`` (or each of ``uris``, every one with its own root, as ``frcrn enhance
+    IN...`` gives them) into the table of unique, checked inputs (see module doc)."""
     out_loc = parse_location(out.uri)
-    frames, sources, root = _read_sources(fs, loc, cfg, out_loc)
+    frames, sources, roots = [], [], []
+    for uri in uris or [cfg.uri]:
+        loc = parse_location(uri)
+        found, named, root = _read_sources(_fs(loc, cfg.storage_options), loc, uri, cfg, out_loc)
+        frames += [frame.assign(__root=[root] * len(frame)) for frame in found]
+        sources += named
+        roots.append(root)
     table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if table.empty:
         raise InputError(f"no inputs: {', '.join(sources)} list(s) no entries in column {cfg.column!r}")
     carried = [c for c in table.columns if not str(c).startswith("__")]
-    table = _check_entries(table, root, [parse_location(p) for p in cfg.allowed_prefixes])
+    table = _check_entries(table, [parse_location(p) for p in cfg.allowed_prefixes])
     table, duplicates, examples = _drop_duplicates(table)
     table = _assign_outputs(table, out, out_loc)
     final, carried_columns = _carry_columns(table, carried)
-    return InputSet(table=final, carried_columns=carried_columns, root=root, sources=sources,
+    return InputSet(table=final, carried_columns=carried_columns, root=roots[0], sources=sources,
                     duplicates=duplicates, duplicate_examples=examples)
 
 
-def _read_sources(fs, loc: Location, cfg: InputConfig, out_loc: Location) -> tuple[list[pd.DataFrame], list[str], Location]:
-    """The entries of every manifest (or of the folder listing), their sources and the input root."""
+def _is_manifest(path: str, cfg: InputConfig) -> bool:
+    """A file that lists inputs, not an input: any file unless it has an audio extension."""
+    return cfg.format != "auto" or not path.lower().endswith(tuple(e.lower() for e in cfg.extensions))
+
+
+def _read_sources(fs, loc: Location, uri: str, cfg: InputConfig,
+                  out_loc: Location) -> tuple[list[pd.DataFrame], list[str], Location]:
+    """The entries of every manifest (or of the audio files listed), their sources and the input root.
+
+    ``uri`` is a manifest, a glob of manifests, a folder, a glob of audio files or one audio file;
+    the audio files a folder or glob names are listed by ``frcrn.audio.files.find_audio``."""
+    given_root = parse_location(cfg.root) if cfg.root else None
     if _GLOB_CHARS & set(loc.path):
         matches = sorted(fs.glob(loc.path))
         if not matches:
-            raise InputError(f"no manifest matches {cfg.uri!r}")
-        root = parse_location(cfg.root) if cfg.root else Location(loc.protocol, _glob_root(loc.path))
+            raise InputError(f"nothing matches {uri!r} (expected manifests or audio files)")
+        root = given_root or Location(loc.protocol, _glob_root(loc.path))
+        if not any(_is_manifest(m, cfg) for m in matches):
+            return [_listing_frame(fs, loc, uri, root, cfg, out_loc)], [loc.uri], root
         found = [Location(loc.protocol, m) for m in matches]
         return [_manifest_frame(fs, m, cfg) for m in found], [m.uri for m in found], root
     if fs.isfile(loc.path):
-        root = parse_location(cfg.root) if cfg.root else Location(loc.protocol, posixpath.dirname(loc.path))
+        root = given_root or Location(loc.protocol, posixpath.dirname(loc.path))
+        if not _is_manifest(loc.path, cfg):
+            return [_listing_frame(fs, loc, uri, root, cfg, out_loc)], [loc.uri], root
         return [_manifest_frame(fs, loc, cfg)], [loc.uri], root
     if fs.isdir(loc.path):
-        root = parse_location(cfg.root) if cfg.root else loc
-        return [_listing_frame(fs, loc, cfg, out_loc)], [loc.uri], root
-    _refuse_missing(fs, loc, cfg)
+        root = given_root or loc
+        return [_listing_frame(fs, loc, uri, root, cfg, out_loc)], [loc.uri], root
+    _refuse_missing(fs, loc, uri, cfg)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _refuse_missing(fs, loc: Location, cfg: InputConfig) -> None:
+def _refuse_missing(fs, loc: Location, uri: str, cfg: InputConfig) -> None:
     """input.uri names nothing: a missing bucket is a storage problem (exit 5), else a spec one."""
     if loc.protocol in OBJECT_STORES:
         bucket = loc.path.split("/", 1)[0]
         try:
             fs.info(bucket)
         except FileNotFoundError:
-            raise StorageFailure(f"input.uri {cfg.uri}: the bucket {bucket!r} does not exist at "
-                                 f"{endpoint_of(cfg.uri, cfg.storage_options)}; correct input.uri") from None
-    raise InputError(f"input.uri {cfg.uri!r} does not exist (expected a manifest file, a glob of manifests, or a folder)")
+            raise StorageFailure(f"input.uri {uri}: the bucket {bucket!r} does not exist at "
+                                 f"{endpoint_of(uri, cfg.storage_options)}; correct input.uri") from None
+    raise InputError(f"input.uri {uri!r} does not exist (expected a manifest file, a glob of manifests, "
+                     "a folder, a glob of audio files or an audio file)")
 
 
-def _check_entries(table: pd.DataFrame, root: Location, allowed: list[Location]) -> pd.DataFrame:
-    """Resolve each entry below the root (and below an allowed prefix if any are set)."""
+def _check_entries(table: pd.DataFrame, allowed: list[Location]) -> pd.DataFrame:
+    """Resolve each entry below its root (and below an allowed prefix if any are set)."""
     uris, rels, errs, msgs = [], [], [], []
-    for entry, base in zip(table["__entry"], table["__base"]):
+    for entry, base, root in zip(table["__entry"], table["__base"], table["__root"]):
         try:
             resolved, rel = resolve_entry(entry, base=base, root=root)
             if allowed and not any(_below(resolved, p) for p in allowed):
@@ -198,8 +218,9 @@ def _assign_outputs(table: pd.DataFrame, out: OutputConfig, out_loc: Location) -
     outs: list[str] = []
     errs, msgs = list(table["error_type"]), list(table["error_message"])
     owner: dict[str, str] = {}
+    inputs = set(table["input_uri"])
     for i, (uri, rel) in enumerate(zip(table["input_uri"], table["__relpath"])):
-        target, problem = ("", None) if errs[i] else _output_for(uri, rel, out, out_loc, owner)
+        target, problem = ("", None) if errs[i] else _output_for(uri, rel, out, out_loc, owner, inputs)
         outs.append(target)
         if problem is not None:
             errs[i], msgs[i] = problem
@@ -208,8 +229,8 @@ def _assign_outputs(table: pd.DataFrame, out: OutputConfig, out_loc: Location) -
     return table.assign(output_uri=outs, error_type=errs, error_message=msgs)
 
 
-def _output_for(uri: str, rel: str, out: OutputConfig, out_loc: Location,
-                owner: dict[str, str]) -> tuple[str, tuple[str, str] | None]:
+def _output_for(uri: str, rel: str, out: OutputConfig, out_loc: Location, owner: dict[str, str],
+                inputs: set[str]) -> tuple[str, tuple[str, str] | None]:
     """(output URI, None) or ("", (error_type, message))."""
     try:
         key = render_output_key(out.name_template, rel, out.format)
@@ -220,6 +241,9 @@ def _output_for(uri: str, rel: str, out: OutputConfig, out_loc: Location,
         return "", ("unsafe_path", f"cannot name the output of {uri}: {err}")
     if target == uri:
         return "", ("output_collision", f"the output for {uri} would overwrite the input itself; choose "
+                    "another output.uri or output.name_template")
+    if target in inputs:
+        return "", ("output_collision", f"the output for {uri} would overwrite another input, {target}; choose "
                     "another output.uri or output.name_template")
     if target in owner:
         return "", ("output_collision", f"{uri} and {owner[target]} both map to {target}; only the first is "
@@ -258,20 +282,21 @@ def _manifest_frame(fs, loc: Location, cfg: InputConfig) -> pd.DataFrame:
     return df
 
 
-def _listing_frame(fs, loc: Location, cfg: InputConfig, out_loc: Location) -> pd.DataFrame:
-    exts = tuple(e.lower() for e in cfg.extensions)
-    found = []
-    for path in sorted(fs.find(loc.path)):
-        name = path.rsplit("/", 1)[-1]
-        if name.startswith(".") or not name.lower().endswith(exts):
-            continue
-        if out_loc.protocol == loc.protocol:
-            try:  # never feed our own outputs back in when output lies inside the input folder
-                relative_to(Location(loc.protocol, path), out_loc)
-                continue
-            except UnsafePath:
-                pass
-        found.append(Location(loc.protocol, path).uri)
-    if not found:
-        raise InputError(f"no files with extensions {', '.join(cfg.extensions)} under {loc.uri}")
-    return pd.DataFrame({"__entry": found, "__base": [loc] * len(found)})
+def _listing_frame(fs, loc: Location, uri: str, root: Location, cfg: InputConfig,
+                   out_loc: Location) -> pd.DataFrame:
+    """The audio files a folder, a glob or one file names (``frcrn.audio.files.find_audio``),
+    never the outputs: an output location inside the input folder is left out of the listing,
+    and the input folder itself as the output location is refused."""
+    from frcrn.audio.files import find_audio
+
+    if out_loc == root or out_loc == loc:
+        raise InputError(f"the output location {out_loc.uri} is the input folder {root.uri}: the outputs would "
+                         "be written over and among the inputs; choose another output location")
+    local = loc.protocol == "file"
+    try:
+        found = find_audio(loc.path if local else loc.uri, suffixes=cfg.extensions, fs=None if local else fs,
+                           exclude=(out_loc.path if local else out_loc.uri) if out_loc.protocol == loc.protocol else None)
+    except FileNotFoundError:
+        raise InputError(f"no files with extensions {', '.join(cfg.extensions)} under {uri}") from None
+    entries = [parse_location(f.uri).uri for f in found]
+    return pd.DataFrame({"__entry": entries, "__base": [loc] * len(entries)})

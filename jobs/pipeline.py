@@ -46,7 +46,7 @@ import pyarrow.compute as pc
 
 from jobs.config import JobConfig, redacted
 from jobs.errors import (EXIT_ERROR_ROWS, EXIT_INTERNAL, EXIT_NOTHING_PROCESSED, EXIT_OK, JobFailed, LeaseHeld,
-                         SpecError, StorageFailure, endpoint_of, first_line, storage_step)
+                         SpecError, first_line, storage_step)
 from jobs.execution import execute_with_replans, init_ray
 from jobs.execution import is_system_fault as _is_system_fault  # noqa: F401 - kept importable from here
 from jobs.inputs import InputSet, resolve_inputs
@@ -62,7 +62,7 @@ from jobs.results import (
 )
 from jobs.run_lease import Heartbeat, driver_identity, find_live_run
 from jobs.stages import StageSettings
-from jobs.storage import OBJECT_STORES, filesystem
+from jobs.storage import check_output_bucket, filesystem
 from jobs.summary import build_summary, format_summary
 
 __all__ = ["JobFailed", "JobInterrupted", "RunResult", "run_job", "make_job_id", "plan_resume"]
@@ -210,18 +210,7 @@ def _driver_error_rows(inputs: InputSet, job_id: str) -> pa.Table:
 
 def _check_output_location(run: _Run) -> None:
     """An object store's bucket must exist: said at once, before inputs are resolved."""
-    if run.out_loc.protocol not in OBJECT_STORES:
-        return
-    bucket = run.out_loc.path.split("/", 1)[0]
-    with run.output_step("checking that the output bucket exists"):
-        try:
-            run.out_fs.info(bucket)  # not exists(): s3fs answers False for an unreachable endpoint too
-            return
-        except FileNotFoundError:
-            pass
-    raise StorageFailure(
-        f"output.uri {run.out_loc.uri}: the bucket {bucket!r} does not exist at "
-        f"{endpoint_of(run.out_loc.uri, run.cfg.output.storage_options)}; create it or correct output.uri")
+    check_output_bucket(run.out_loc, run.out_fs, run.cfg.output.storage_options)
 
 
 def _resolve(run: _Run) -> InputSet:

@@ -38,6 +38,7 @@ from jobs.results import PIPELINE_SCHEMA, new_row, rows_to_table, write_part
 from jobs.storage import atomic_write, describe_io_error, fetch_many, filesystem
 
 __all__ = ["StageSettings", "ModelSettings", "ResultRecordError", "read_decode", "Enhance", "encode_write",
+           "write_outputs",
            "load_enhancer", "PROGRESS_SCHEMA"]
 
 log = logging.getLogger(__name__)
@@ -358,6 +359,16 @@ def encode_write(batch: pa.Table, settings: StageSettings) -> pa.Table:
 
     Returns one PROGRESS_SCHEMA row for the whole batch: the rows themselves are in the part
     just written, which is what resume and consolidation read."""
+    rows = write_outputs(batch, settings)
+    if rows:
+        _record(rows, filesystem(settings.output_protocol, settings.output_storage_options), settings)
+    ok = sum(r["status"] == "ok" for r in rows)
+    return pa.Table.from_pydict({"inputs": [len(rows)], "ok": [ok]}, schema=PROGRESS_SCHEMA)
+
+
+def write_outputs(batch: pa.Table, settings: StageSettings) -> list[dict[str, Any]]:
+    """The per-file part of :func:`encode_write` (also ``frcrn enhance``'s last step): encode and
+    write each pending row's output atomically; returns the rows, each ``ok`` or an error."""
     rows = _rows(batch)
     fs = filesystem(settings.output_protocol, settings.output_storage_options)
     scorer = _dnsmos(settings)
@@ -374,15 +385,13 @@ def encode_write(batch: pa.Table, settings: StageSettings) -> pa.Table:
         finally:
             row.pop("audio", None)
             row["processing_s"] = float(row["processing_s"] or 0.0) + (time.perf_counter() - t0)
-    if rows:
-        _record(rows, fs, settings)
-    ok = sum(r["status"] == "ok" for r in rows)
-    return pa.Table.from_pydict({"inputs": [len(rows)], "ok": [ok]}, schema=PROGRESS_SCHEMA)
+    return rows
 
 
 def _write_output(row: dict[str, Any], y: np.ndarray, fs, settings: StageSettings, scorer) -> None:
     """Encode one enhanced waveform, write it atomically and measure it (or record why not)."""
     from frcrn.audio import SAMPLE_RATE, AudioError, clipping_fraction, encode_audio, level_dbfs, resample
+    from frcrn.formats import content_type
 
     uri = row["output_uri"]
     rate, out = SAMPLE_RATE, y
@@ -395,7 +404,8 @@ def _write_output(row: dict[str, Any], y: np.ndarray, fs, settings: StageSetting
         _fail(row, err.kind, f"{row['input_uri']}: cannot encode the enhanced audio: {err}")
         return
     try:
-        atomic_write(fs, parse_location(uri).path, data, retries=settings.io_retries)
+        atomic_write(fs, parse_location(uri).path, data, retries=settings.io_retries,
+                     content_type=content_type("." + settings.output_format))
     except Exception as err:  # noqa: BLE001
         _fail(row, *describe_io_error(err, uri, "write"))
         return

@@ -1,15 +1,9 @@
-"""Storage I/O through fsspec: cached filesystems, batched reads, atomic writes, retries.
+"""Storage I/O through fsspec: cached filesystems, batched reads, retried atomic writes.
 
-Atomicity, per backend (no half-written object is ever visible under its final name):
-
-* Local disks (and anything mounted, e.g. NFS/FUSE): write ``.<name>.<uuid>.partial`` in the same
-  folder, then ``os.replace`` it over the final name -- an atomic rename on POSIX.
-* Object stores (s3, gs/gcs, az/abfs): write the final key directly. We rely on the store's
-  guarantee that an object becomes visible only when its upload completes: a single S3
-  ``PutObject`` (s3fs uses one below 100 MB) or ``CompleteMultipartUpload`` (above; s3fs aborts
-  the upload on failure), a finalised GCS upload, a committed Azure block list. A temporary key
-  plus copy would double the traffic and buy nothing.
-* Any other fsspec filesystem: temporary key, then ``fs.mv`` (atomic where the backend's move is).
+Writes go through the library's one atomic write, ``frcrn.storage.atomic_write`` (local files:
+a temporary file renamed into place, with the umask's mode; object stores: the final key with
+its format's Content-Type; see that module): :func:`atomic_write` here only adds the job's
+retries.
 
 Transient errors (throttling, 5xx, timeouts, connection resets) are retried here with
 exponential backoff, per object; permanent ones (missing object, access denied) are not.
@@ -20,23 +14,22 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
-import posixpath
 import random
-import tempfile
 import time
-import uuid
 from typing import Any, Callable, TypeVar
 
 import fsspec
-from fsspec.implementations.local import LocalFileSystem
 
-__all__ = ["filesystem", "fetch_many", "atomic_write", "is_transient", "describe_io_error", "OBJECT_STORES"]
+from frcrn.storage import OBJECT_STORES
+from frcrn.storage import atomic_write as _atomic_write
+from jobs.errors import StorageFailure, endpoint_of, storage_step
+
+__all__ = ["filesystem", "fetch_many", "atomic_write", "is_transient", "describe_io_error", "OBJECT_STORES",
+           "check_output_bucket"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl"}
 _PERMANENT = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, ValueError, TypeError)
 
 
@@ -147,35 +140,23 @@ def fetch_many(fs, paths: list[str], *, retries: int, max_bytes: int | None = No
     return out
 
 
-def atomic_write(fs, path: str, data: bytes, *, retries: int) -> None:
-    """Write ``data`` so that ``path`` holds either its old content or all of ``data``."""
-    if isinstance(fs, LocalFileSystem):
-        _with_retries(lambda: _local_atomic(path, data), retries, path)
+def atomic_write(fs, path: str, data: bytes, *, retries: int, content_type: str | None = None) -> None:
+    """``frcrn.storage.atomic_write`` with retries: ``path`` holds its old content or all of ``data``."""
+    _with_retries(lambda: _atomic_write(path, data, content_type, fs=fs), retries, path)
+
+
+def check_output_bucket(out_loc: Any, fs, storage_options: dict[str, Any], key: str = "output.uri") -> None:
+    """Raise StorageFailure (exit 5) when ``out_loc`` is on an object store whose bucket does not
+    exist or cannot be reached; local and other locations pass."""
+    if out_loc.protocol not in OBJECT_STORES:
         return
-    protocols = fs.protocol if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)
-    if OBJECT_STORES & set(protocols):
-        _with_retries(lambda: fs.pipe_file(path, data), retries, path)
-        return
-    tmp = f"{posixpath.dirname(path)}/.{posixpath.basename(path)}.{uuid.uuid4().hex}.partial"
-
-    def move() -> None:
-        fs.pipe_file(tmp, data)
-        fs.mv(tmp, path)
-
-    _with_retries(move, retries, path)
-
-
-def _local_atomic(path: str, data: bytes) -> None:
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".partial")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
+    bucket = out_loc.path.split("/", 1)[0]
+    with storage_step(key, out_loc.uri, storage_options, "checking that the output bucket exists"):
         try:
-            os.unlink(tmp)
+            fs.info(bucket)  # not exists(): s3fs answers False for an unreachable endpoint too
+            return
         except FileNotFoundError:
             pass
-        raise
+    raise StorageFailure(
+        f"{key} {out_loc.uri}: the bucket {bucket!r} does not exist at "
+        f"{endpoint_of(out_loc.uri, storage_options)}; create it or correct {key}")

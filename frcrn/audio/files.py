@@ -1,8 +1,9 @@
 """Audio files, local or on any fsspec filesystem: which files a spec names, and reading them.
 
-:func:`audio_files` turns a speech, noise or impulse-response spec (a glob, a folder, a list file
-or one file) into the files it names, :func:`list_audio_files` does it for one spec or several:
-the one place training data and evaluation's synthetic set find their audio. :func:`load_clips`
+:func:`find_audio` turns a spec (a glob, a folder, a list file or one file) into the files it
+names with their paths below the spec's root: the one lister of the project (training data,
+evaluation sets, ``frcrn enhance``, the bulk job's folder inputs); :func:`audio_files` and
+:func:`list_audio_files` give just the locations, for one spec or several. :func:`load_clips`
 reads many such files into memory as mono float32. :func:`read_audio` and :func:`write_audio`
 read and write one file or URL through the codec (:mod:`frcrn.audio.codec`), with its checks
 and its errors.
@@ -11,22 +12,21 @@ and its errors.
 from __future__ import annotations
 
 import glob
-import io
 import os
 import posixpath
-import tempfile
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 
 import fsspec
 import numpy as np
-import soundfile as sf
-import soxr
-from fsspec.implementations.local import LocalFileSystem
 
+from ..formats import AUDIO_SUFFIXES, content_type
+from ..storage import atomic_write
 from .codec import _FORMATS, SAMPLE_RATE, AudioError, DecodedAudio, decode_audio, encode_audio
 
 __all__ = [
     "AUDIO_SUFFIXES",
+    "AudioFile",
+    "find_audio",
     "audio_files",
     "list_audio_files",
     "load_clips",
@@ -87,11 +87,9 @@ def write_audio(
 ) -> None:
     """Encode and write to a local path or fsspec URL; format from the extension by default.
 
-    Encoding happens first, so a bad signal never leaves a file behind. Local writes go to a
-    temporary file that is renamed into place, so an interrupted job never leaves a truncated
-    output that a resumed run would mistake for a finished one; parent directories are
-    created. Object stores need neither: an upload only becomes visible once complete, and
-    they have no directories (creating one on S3 can even create a bucket).
+    Encoding happens first, so a bad signal never leaves a file behind. The write is
+    :func:`frcrn.storage.atomic_write`: a local file appears whole or not at all (parent
+    folders created, the umask's mode), an object carries its format's Content-Type.
     """
     if format is None:
         name = url.rstrip("/").rsplit("/", 1)[-1]
@@ -103,79 +101,127 @@ def write_audio(
             )
         format = ext
     data = encode_audio(samples, sample_rate, format)
-    fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
-    if isinstance(fs, LocalFileSystem):
-        _write_local_atomic(path, data)
-    else:
-        with fs.open(path, "wb") as f:
-            f.write(data)
-
-
-def _write_local_atomic(path: str, data: bytes) -> None:
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".", suffix=".partial")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_write(url, data, content_type("." + format), storage_options=storage_options)
 
 
 # --------------------------------------------------------------------------- which files a spec names
 
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff")
+class AudioFile(NamedTuple):
+    """One file a spec names: its location and its path below the spec's fixed root."""
+
+    uri: str
+    """Local path (as the spec spelled it) or fsspec URL."""
+    relative: str
+    """Path below the folder, the fixed part of the glob or the list file's folder ("/"-separated;
+    a list entry as written); an output mirrors it."""
 
 
 def _has_glob(path: str) -> bool:
     return any(ch in path for ch in "*?[")
 
 
-def _list_entries(lines: Iterator[str], base: str, join: Any) -> list[str]:
+def _glob_root(spec: str) -> str:
+    """The fixed part of a glob: its segments before the first one with a wildcard."""
+    fixed = []
+    for part in spec.replace("\\", "/").split("/"):
+        if _has_glob(part):
+            break
+        fixed.append(part)
+    return "/".join(fixed)
+
+
+def _list_entries(lines: Iterator[str], base: str, join: Any) -> list[AudioFile]:
     entries = (line.split("#", 1)[0].strip() for line in lines)
-    return [e if "://" in e or os.path.isabs(e) else join(base, e) for e in entries if e]
+    return [AudioFile(e if "://" in e or os.path.isabs(e) else join(base, e), e) for e in entries if e]
 
 
-def _local_audio_files(spec: str) -> list[str]:
+def _wanted(path: str, suffixes: tuple[str, ...], exclude: str | None) -> bool:
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    if name.startswith(".") or not name.lower().endswith(suffixes):
+        return False
+    return not (exclude and (path == exclude or path.startswith(exclude.rstrip("/") + "/")))
+
+
+def _local_audio(spec: str, suffixes: tuple[str, ...], exclude: str | None) -> list[AudioFile]:
+    excluded = os.path.abspath(exclude) if exclude else None
+
+    def keep(p: str) -> bool:
+        return os.path.isfile(p) and _wanted(os.path.abspath(p).replace(os.sep, "/"), suffixes,
+                                             excluded and excluded.replace(os.sep, "/"))
+
     if _has_glob(spec):
-        return sorted(p for p in glob.glob(spec, recursive=True) if not os.path.isdir(p))
+        root = _glob_root(spec) or "."
+        return [AudioFile(p, os.path.relpath(p, root).replace(os.sep, "/"))
+                for p in sorted(glob.glob(spec, recursive=True)) if keep(p)]
     if os.path.isdir(spec):
-        return sorted(p for p in glob.glob(os.path.join(spec, "**", "*"), recursive=True)
-                      if p.lower().endswith(AUDIO_SUFFIXES) and os.path.isfile(p))
-    if os.path.isfile(spec) and not spec.lower().endswith(AUDIO_SUFFIXES):
+        return [AudioFile(p, os.path.relpath(p, spec).replace(os.sep, "/"))
+                for p in sorted(glob.glob(os.path.join(spec, "**", "*"), recursive=True)) if keep(p)]
+    if os.path.isfile(spec) and not spec.lower().endswith(suffixes):
         with open(spec, encoding="utf-8") as fh:
             return _list_entries(fh, os.path.dirname(spec), os.path.join)
-    return [spec] if os.path.isfile(spec) else []
+    return [AudioFile(spec, os.path.basename(spec))] if os.path.isfile(spec) else []
 
 
-def audio_files(spec: str, storage_options: Mapping[str, Any] | None = None) -> list[str]:
-    """The audio files a speech or noise spec names, local or on any fsspec filesystem.
+def _fsspec_audio(spec: str, fs: Any, path: str, suffixes: tuple[str, ...], exclude: str | None) -> list[AudioFile]:
+    url = "://" in spec
+    excluded = fs._strip_protocol(exclude) if exclude else None
+
+    def named(p: str) -> str:
+        return fs.unstrip_protocol(p) if url else p
+
+    if _has_glob(path):
+        root = _glob_root(path)
+        return [AudioFile(named(p), posixpath.relpath(p, root or "/")) for p in sorted(fs.glob(path))
+                if _wanted(p, suffixes, excluded) and not fs.isdir(p)]
+    if fs.isdir(path):
+        root = path.rstrip("/")
+        return [AudioFile(named(p), posixpath.relpath(p, root)) for p in sorted(fs.find(root))
+                if _wanted(p, suffixes, excluded)]
+    if fs.isfile(path) and not path.lower().endswith(suffixes):
+        with fs.open(path, "rt", encoding="utf-8") as fh:
+            return _list_entries(fh, posixpath.dirname(spec), posixpath.join)
+    return [AudioFile(spec, posixpath.basename(path))] if fs.isfile(path) else []
+
+
+def find_audio(
+    spec: str,
+    storage_options: Mapping[str, Any] | None = None,
+    *,
+    suffixes: Sequence[str] = AUDIO_SUFFIXES,
+    exclude: str | None = None,
+    fs: Any = None,
+) -> list[AudioFile]:
+    """The audio files a spec names, local or on any fsspec filesystem: THE lister of the project
+    (training data, evaluation sets, ``frcrn enhance`` and the bulk job's folder inputs).
 
     ``spec`` is one of: a glob (``**`` allowed: ``s3://bucket/speech/**/*.flac``); a folder (every
     audio file below it); a list file (any non-audio file: one path or URL per line, relative
-    entries resolve against the list's folder, ``#`` starts a comment); or one audio file.
-    URLs come back as URLs, local paths as paths, sorted for globs and folders, in listed order
-    for list files. Raises FileNotFoundError when nothing matches.
+    entries resolve against the list's folder, ``#`` starts a comment); or one audio file. Globs
+    and folders take the files whose suffix is in ``suffixes`` (case-insensitive) and skip hidden
+    names (``.x.wav``, including unfinished ``.partial`` writes) and everything below ``exclude``
+    (e.g. an output folder inside the input folder). URLs come back as URLs, local paths as
+    spelled; sorted for globs and folders, in listed order for list files. ``fs``: a filesystem
+    to use for a URL spec instead of making one from ``storage_options``.
+    Raises FileNotFoundError when nothing matches.
     """
-    if "://" not in spec:
-        files = _local_audio_files(spec)
+    wanted = tuple(s.lower() for s in suffixes)
+    if "://" not in spec and fs is None:
+        files = _local_audio(spec, wanted, exclude)
     else:
-        fs, path = fsspec.core.url_to_fs(spec, **dict(storage_options or {}))
-        if _has_glob(path):
-            files = sorted(fs.unstrip_protocol(p) for p in fs.glob(path) if not fs.isdir(p))
-        elif fs.isdir(path):
-            files = sorted(fs.unstrip_protocol(p) for p in fs.find(path) if p.lower().endswith(AUDIO_SUFFIXES))
-        elif fs.isfile(path) and not path.lower().endswith(AUDIO_SUFFIXES):
-            with fs.open(path, "rt", encoding="utf-8") as fh:
-                files = _list_entries(fh, posixpath.dirname(spec), posixpath.join)
+        if fs is None:
+            fs, path = fsspec.core.url_to_fs(spec, **dict(storage_options or {}))
         else:
-            files = [spec] if fs.isfile(path) else []
+            path = fs._strip_protocol(spec)
+        files = _fsspec_audio(spec, fs, path, wanted, exclude)
     if not files:
-        raise FileNotFoundError(f"no audio files match {spec!r}")
+        raise FileNotFoundError(f"no audio files match {spec!r} (audio: {', '.join(wanted)})")
     return files
+
+
+def audio_files(spec: str, storage_options: Mapping[str, Any] | None = None) -> list[str]:
+    """The locations of :func:`find_audio` (what training needs)."""
+    return [f.uri for f in find_audio(spec, storage_options)]
 
 
 def list_audio_files(specs: str | Sequence[str], storage_options: Mapping[str, Any] | None = None) -> list[str]:
@@ -184,16 +230,10 @@ def list_audio_files(specs: str | Sequence[str], storage_options: Mapping[str, A
 
 
 def load_clips(
-    paths: Sequence[str], sample_rate: int = 16000, storage_options: Mapping[str, Any] | None = None
+    paths: Sequence[str], sample_rate: int = SAMPLE_RATE, storage_options: Mapping[str, Any] | None = None
 ) -> list[np.ndarray]:
-    """Read audio files or URLs as mono float32 at ``sample_rate`` (channels averaged, soxr
-    resampling). Everything is held in memory (about 230 MB per hour of audio)."""
-    out = []
-    for p in paths:
-        with fsspec.open(os.fspath(p), "rb", **dict(storage_options or {})) as fh:
-            audio, sr = sf.read(io.BytesIO(fh.read()), dtype="float32", always_2d=True)
-        mono = audio.mean(axis=1)
-        if sr != sample_rate:
-            mono = soxr.resample(mono, sr, sample_rate, quality="HQ")
-        out.append(np.ascontiguousarray(mono, dtype=np.float32))
-    return out
+    """Read audio files or URLs as mono float32 at ``sample_rate`` through :func:`read_audio` (the
+    codec's checks: a NaN-filled, empty or absurd-rate file is an AudioError naming it). Everything
+    is held in memory (about 230 MB per hour of audio)."""
+    options = dict(storage_options or {}) or None
+    return [read_audio(os.fspath(p), storage_options=options, target_rate=sample_rate).samples for p in paths]

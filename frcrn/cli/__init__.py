@@ -5,16 +5,20 @@
     frcrn convert OFFICIAL.bin OUT.safetensors
     frcrn train CONFIG [key.sub=value ...]
     frcrn eval [CONFIG] [key.sub=value ...]
+    frcrn job run|check [CONFIG] [key.sub=value ...]
 
 Inputs and outputs are local paths or fsspec URLs (s3://..., with credentials from the
-environment). For large corpora on clusters use the Ray job instead: `frcrn-job run CONFIG`.
+environment). For large corpora on clusters use the Ray job: `frcrn job run CONFIG` (the same
+command as `frcrn-job run` and `python -m jobs run`: jobs.cli, its arguments and exit statuses).
 
-One module per command group: `enhance`, `checkpoint` (info, convert), `train` and `eval`.
+One module per command group: `enhance`, `checkpoint` (info, convert), `train` and `eval`; `job`
+delegates to `jobs.cli`.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Sequence
 
 from . import checkpoint, enhance, train
@@ -28,9 +32,22 @@ def _parser() -> argparse.ArgumentParser:
     checkpoint.add_parsers(sub)
     train.add_parser(sub)
     evaluate.add_parser(sub)
+    job = sub.add_parser("job", help="the bulk Ray job: `frcrn job run|check [CONFIG] [key=value ...]` "
+                         "(same as frcrn-job)", add_help=False)
+    job.add_argument("arguments", nargs=argparse.REMAINDER, help="run or check, then its arguments")
+    job.set_defaults(run=lambda args: _job(args.arguments))
     return parser
 
 
+def _job(argv: Sequence[str]) -> int:
+    from jobs.cli import main as job_main
+
+    return job_main(list(argv), prog="frcrn job")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["job"]:  # everything after `job` is the job command's own (--help included)
+        return _job(arguments[1:])
+    args = _parser().parse_args(arguments)
     return args.run(args)

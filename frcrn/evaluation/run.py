@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
 import time
 from typing import Any, Callable, Sequence
@@ -16,7 +15,7 @@ import pandas as pd
 from ..config import ConfigError
 from .config import METRICS, SETS, EvalConfig
 from .scoring import family_summary, format_family_summary, format_summary, score_chunk, summarize
-from .sets import Item, is_url, paired_items, synthetic_items, unpaired_items
+from .sets import Item, paired_items, synthetic_items, unpaired_items
 
 __all__ = ["evaluate", "run_eval"]
 
@@ -25,21 +24,19 @@ _CHUNK = 8  # items read, enhanced and scored together (bounds memory on long pa
 
 def _write_parquet(items: pd.DataFrame, destination: str, metadata: dict[str, Any],
                    storage_options: dict[str, Any]) -> None:
-    import fsspec
+    import io
+
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    from ..storage import atomic_write
 
     table = pa.Table.from_pandas(items, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                            b"frcrn_eval": json.dumps(metadata, default=str).encode()})
-    if not is_url(destination):
-        os.makedirs(os.path.dirname(os.path.abspath(destination)), exist_ok=True)
-        tmp = destination + ".tmp"
-        pq.write_table(table, tmp)
-        os.replace(tmp, destination)
-        return
-    with fsspec.open(destination, "wb", **storage_options) as f:
-        pq.write_table(table, f)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    atomic_write(destination, buffer.getvalue(), "application/vnd.apache.parquet", storage_options=storage_options)
 
 
 def _columns(config: EvalConfig, present: Sequence[str]) -> list[str]:

@@ -5,7 +5,6 @@ noisy files, each an :class:`Item` that loads its audio when scored.
 
 from __future__ import annotations
 
-import glob as globlib
 import os
 import posixpath
 import re
@@ -19,7 +18,6 @@ import pandas as pd
 from ..config import ConfigError
 from .config import EvalConfig, SyntheticSet
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff")
 TABLE_EXTENSIONS = (".csv", ".parquet", ".jsonl")
 
 
@@ -28,12 +26,6 @@ TABLE_EXTENSIONS = (".csv", ".parquet", ".jsonl")
 
 def is_url(spec: str) -> bool:
     return "://" in spec
-
-
-def _fs(spec: str, storage_options: dict[str, Any]):
-    import fsspec
-
-    return fsspec.core.url_to_fs(spec, **storage_options)
 
 
 def _join(base: str, entry: str) -> str:
@@ -46,42 +38,15 @@ def _dirname(spec: str) -> str:
     return posixpath.dirname(spec) if is_url(spec) else (os.path.dirname(spec) or ".")
 
 
-def list_audio(spec: str, storage_options: dict[str, Any] | None = None) -> list[tuple[str, str]]:
-    """``(relative name, location)`` of every audio file that ``spec`` names, sorted by name.
+def _named_files(key: str, spec: str, storage_options: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(relative name, location)`` of every audio file ``spec`` names (``frcrn.audio.files.find_audio``),
+    sorted by name; nothing found is a ConfigError naming ``key``."""
+    from ..audio.files import find_audio
 
-    ``spec``: a glob (``**`` recursive), a folder (searched recursively), a single audio file,
-    or a text file listing one path per line (relative lines resolve against its folder; the
-    relative name is the line as written). Local paths or fsspec URLs.
-    """
-    options = dict(storage_options or {})
-    wild = any(c in spec for c in "*?[")
-    if not wild:
-        fs, path = _fs(spec, options)
-        if not fs.exists(path):
-            raise FileNotFoundError(f"not found: {spec}")
-        if fs.isdir(path):
-            return list_audio(spec.rstrip("/") + "/**", options)
-        if path.lower().endswith(AUDIO_EXTENSIONS):
-            return [(posixpath.basename(path), spec)]
-        with fs.open(path, "rt", encoding="utf-8") as f:
-            lines = [line.strip() for line in f if line.strip() and not line.lstrip().startswith("#")]
-        base = _dirname(spec)
-        return sorted((line, _join(base, line)) for line in lines)
-    parts = spec.replace("\\", "/").split("/")
-    fixed = []
-    for part in parts:
-        if any(c in part for c in "*?["):
-            break
-        fixed.append(part)
-    base = "/".join(fixed)
-    if is_url(spec):
-        fs, path = _fs(spec, options)
-        _, base_path = _fs(base or spec, options)
-        found = [p for p in fs.glob(path) if p.lower().endswith(AUDIO_EXTENSIONS)]
-        return sorted((posixpath.relpath(p, base_path), fs.unstrip_protocol(p)) for p in found)
-    found = [p for p in globlib.glob(spec, recursive=True)
-             if p.lower().endswith(AUDIO_EXTENSIONS) and os.path.isfile(p)]
-    return sorted((os.path.relpath(p, base or ".").replace(os.sep, "/"), p) for p in found)
+    try:
+        return sorted((f.relative, f.uri) for f in find_audio(spec, storage_options))
+    except FileNotFoundError as err:
+        raise ConfigError(f"{key}: {err}") from None
 
 
 _FILEID = re.compile(r"fileid_(\d+)")
@@ -200,11 +165,7 @@ def paired_items(config: EvalConfig) -> list[Item]:
     else:
         if not (p.noisy and p.clean):
             raise ConfigError("paired: needs both paired.noisy and paired.clean (or paired.manifest)")
-        noisy, clean = list_audio(p.noisy, options), list_audio(p.clean, options)
-        if not noisy:
-            raise ConfigError(f"paired.noisy: no audio files match {p.noisy}")
-        if not clean:
-            raise ConfigError(f"paired.clean: no audio files match {p.clean}")
+        noisy, clean = _named_files("paired.noisy", p.noisy, options), _named_files("paired.clean", p.clean, options)
         triples, unmatched, how = pair_files(noisy, clean, p.pair_by)
         if unmatched:
             examples = ", ".join(unmatched[:3]) + (" ..." if len(unmatched) > 3 else "")
@@ -224,11 +185,6 @@ def paired_items(config: EvalConfig) -> list[Item]:
 
 
 def unpaired_items(config: EvalConfig) -> list[Item]:
-    try:
-        found = list_audio(config.unpaired, config.storage_options)
-    except FileNotFoundError as err:
-        raise ConfigError(f"unpaired: {err}") from None
-    if not found:
-        raise ConfigError(f"unpaired: no audio files match {config.unpaired}")
+    found = _named_files("unpaired", config.unpaired, config.storage_options)
     return [Item("unpaired", rel, (lambda loc=loc: (_read(loc, config), None)), {"noisy_source": loc})
             for rel, loc in found]

@@ -208,7 +208,8 @@ def _load_safetensors(data: bytes, source: str) -> tuple[dict[str, torch.Tensor]
 def save_checkpoint(model: FRCRN, destination: str | Path, *, model_id: str = "frcrn",
                     provenance: Mapping[str, Any] | None = None,
                     storage_options: Mapping[str, Any] | None = None) -> CheckpointInfo:
-    """Write the project format: `<name>.safetensors` (weights + JSON header) and `<name>.json` beside it."""
+    """Write the project format: `<name>.safetensors` (weights + JSON header) and `<name>.json` beside it,
+    each atomically (:func:`frcrn.storage.atomic_write`)."""
     from safetensors.torch import save as save_tensors
 
     destination = str(destination)
@@ -217,12 +218,14 @@ def save_checkpoint(model: FRCRN, destination: str | Path, *, model_id: str = "f
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     data = save_tensors(state, metadata={FORMAT_KEY: json.dumps(header, sort_keys=True)})
     digest = hashlib.sha256(data).hexdigest()
+    from ..storage import atomic_write
+
     options = dict(storage_options or {})
-    with fsspec.open(destination, "wb", **options) as f:
-        f.write(data)
     sidecar = destination[: -len(".safetensors")] if destination.endswith(".safetensors") else destination
-    with fsspec.open(sidecar + ".json", "w", **options) as f:
-        json.dump({**header, "sha256": digest, "num_keys": len(state)}, f, indent=2, sort_keys=True)
-        f.write("\n")
+    # Both files atomically (never a torn checkpoint); the weights first, so a sidecar always
+    # describes weights that exist.
+    atomic_write(destination, data, "application/octet-stream", storage_options=options)
+    described = json.dumps({**header, "sha256": digest, "num_keys": len(state)}, indent=2, sort_keys=True) + "\n"
+    atomic_write(sidecar + ".json", described.encode("utf-8"), "application/json", storage_options=options)
     return CheckpointInfo(source=destination, sha256=digest, format="frcrn", config=model.config,
                           model_id=model_id, num_keys=len(state), provenance=header["provenance"])

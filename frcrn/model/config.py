@@ -11,6 +11,14 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 
 
+class InvalidModelConfig(ValueError):
+    """One or more fields are invalid; ``problems`` lists them as (field, what is wrong)."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = list(problems)
+        super().__init__("invalid FRCRN model config: " + "; ".join(f"{n} {t}" for n, t in self.problems))
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     width: int = 128
@@ -33,20 +41,20 @@ class ModelConfig:
     def __post_init__(self) -> None:
         problems = []
         if self.width < 8 or self.width % 8:
-            problems.append(f"width must be a positive multiple of 8, got {self.width}")
-        if self.width % self.se_reduction:
-            problems.append(f"width ({self.width}) must be divisible by se_reduction ({self.se_reduction})")
+            problems.append(("width", f"must be a positive multiple of 8, got {self.width}"))
+        elif self.width % self.se_reduction:
+            problems.append(("width", f"({self.width}) must be divisible by se_reduction ({self.se_reduction})"))
         if self.fsmn_hidden < 1:
-            problems.append(f"fsmn_hidden must be positive, got {self.fsmn_hidden}")
+            problems.append(("fsmn_hidden", f"must be positive, got {self.fsmn_hidden}"))
         if self.fsmn_order < 1:
-            problems.append(f"fsmn_order must be positive, got {self.fsmn_order}")
+            problems.append(("fsmn_order", f"must be positive, got {self.fsmn_order}"))
         if self.depth not in range(4, 15, 2):
-            problems.append(f"depth must be even, from 4 to 14 (14 is the official network), got {self.depth}")
+            problems.append(("depth", f"must be even, from 4 to 14 (14 is the official network), got {self.depth}"))
         if (self.win_len, self.hop, self.fft_len) != (640, 320, 640):
-            problems.append("the STFT is fixed at win_len=640, hop=320, fft_len=640 (the UNet's kernel "
-                            f"sizes assume 321 bins), got {self.win_len}/{self.hop}/{self.fft_len}")
+            problems.append(("win_len", "the STFT is fixed at win_len=640, hop=320, fft_len=640 (the UNet's "
+                             f"kernel sizes assume 321 bins), got {self.win_len}/{self.hop}/{self.fft_len}"))
         if problems:
-            raise ValueError("invalid FRCRN model config: " + "; ".join(problems))
+            raise InvalidModelConfig(problems)
 
     @property
     def freq_bins(self) -> int:

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import fnmatch
 import glob
-import io
 import os
 import re
 import struct
@@ -157,7 +156,7 @@ def list_recorded_sounds(
     adds music tracks (colobot); ``licences`` keeps only sounds whose licence is in it (e.g.
     :data:`PERMISSIVE_LICENCES`). Unreadable files are skipped. Returns [] when none is installed.
     """
-    import soundfile as sf
+    from ..audio.codec import AudioError, probe_audio
 
     wanted = set(licences) if licences is not None else None
     out: list[RecordedSound] = []
@@ -173,41 +172,43 @@ def list_recorded_sounds(
                         continue
                     for idx, (credit, wav) in enumerate(entries):
                         try:
-                            info = sf.info(io.BytesIO(wav))
-                        except RuntimeError:
+                            info = probe_audio(wav)
+                        except AudioError:
                             continue
                         out.append(RecordedSound(pkg, path, idx, _opensfx_licence(credit), kind,
-                                                 credit, float(info.duration), int(info.samplerate)))
+                                                 credit, float(info.duration_seconds), int(info.sample_rate)))
                     continue
                 this_kind = "music" if "/music/" in rel else kind
                 if this_kind == "music" and not include_music:
                     continue
                 try:
-                    info = sf.info(path)
-                except RuntimeError:
+                    with open(path, "rb") as f:
+                        info = probe_audio(f.read())
+                except (OSError, AudioError):
                     continue
                 out.append(RecordedSound(pkg, path, None, _licence_for(rel, rules), this_kind,
-                                         os.path.basename(path), float(info.duration),
-                                         int(info.samplerate)))
+                                         os.path.basename(path), float(info.duration_seconds),
+                                         int(info.sample_rate)))
     if wanted is not None:
         out = [s for s in out if s.licence in wanted]
     return out
 
 
 def load_recorded_sound(sound: RecordedSound, sample_rate: int = 16000) -> np.ndarray:
-    """The sound as mono float32 at ``sample_rate`` (channels averaged, resampled with soxr)."""
-    import soundfile as sf
-    import soxr
+    """The sound as mono float32 at ``sample_rate`` (channels averaged, resampled with soxr),
+    decoded by :func:`frcrn.audio.codec.decode_audio` with its checks (AudioError names the sound)."""
+    from ..audio.codec import AudioError, decode_audio
 
     if sound.member is not None:
-        entries = read_opensfx_bank(sound.path)
-        audio, sr = sf.read(io.BytesIO(entries[sound.member][1]), dtype="float32", always_2d=True)
+        data = read_opensfx_bank(sound.path)[sound.member][1]
     else:
-        audio, sr = sf.read(sound.path, dtype="float32", always_2d=True)
-    mono = audio.mean(axis=1)
-    if sr != sample_rate:
-        mono = soxr.resample(mono, sr, sample_rate, quality="HQ")
-    return np.ascontiguousarray(mono, dtype=np.float32)
+        with open(sound.path, "rb") as f:
+            data = f.read()
+    try:
+        return decode_audio(data, target_rate=sample_rate).samples
+    except AudioError as err:
+        where = f"{sound.path}#{sound.member}" if sound.member is not None else sound.path
+        raise AudioError(err.kind, f"{where}: {err.message}") from None
 
 
 def summarize(sounds: Sequence[RecordedSound]) -> dict[str, dict[str, object]]:

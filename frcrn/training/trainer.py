@@ -17,6 +17,7 @@ Two ways to run the same config (:func:`frcrn.training.run.train` picks by `dist
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -32,6 +33,7 @@ import torch
 from ..audio.files import load_clips
 from ..model.checkpoint import load_checkpoint, save_checkpoint
 from ..model.network import FRCRN
+from ..storage import atomic_write
 from .config import DataConfig, TrainConfig
 from .losses import LossParts, frcrn_loss, si_snr
 from .mixtures import MixtureDataset
@@ -210,9 +212,9 @@ class Trainer:
                  "scheduler": self.scheduler.state_dict(), "step": self.step, "seconds": self.seconds,
                  "best": self.best, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
                  "best_metrics": self.best_metrics}
-        tmp = self.out / "last.pt.tmp"
-        torch.save(state, tmp)
-        os.replace(tmp, self.out / "last.pt")
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        atomic_write(str(self.out / "last.pt"), buffer.getvalue())
 
     def provenance(self, metrics: dict[str, float]) -> dict[str, Any]:
         cfg = self.config

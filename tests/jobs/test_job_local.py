@@ -114,11 +114,20 @@ def test_folder_listing_ignores_own_outputs(tmp_path, ray_local, tiny_checkpoint
     (inp / "readme.txt").write_text("not audio")
     # Output inside the input folder: the second run must not pick up the first run's outputs.
     cfg = load_config(LOCAL, [f"input.uri={inp}", f"output.uri={inp}/enhanced", *model_overrides(tiny_checkpoint)])
-    r1 = run_job(cfg)
-    r2 = run_job(cfg)
+    previous = os.umask(0o022)
+    try:
+        r1 = run_job(cfg)
+        r2 = run_job(cfg)
+    finally:
+        os.umask(previous)
     n_audio = len(files)
     assert len(r1.manifest) == len(r2.manifest) == n_audio
     assert r2.summary["counts"]["skipped"] == (r1.manifest["status"] == "ok").sum()
+    # Outputs, the manifest and the summary get the umask's mode (0644 under 022), not mkstemp's 0600.
+    written = [p for p in (inp / "enhanced").rglob("*") if p.is_file()]
+    assert {"results.parquet", "summary.json"} <= {p.name for p in written}
+    assert sum(p.suffix == ".wav" for p in written) == (r1.manifest["status"] == "ok").sum()
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in written} == {p.name: "0o644" for p in written}
 
 
 def test_cli_module_entry_point(tmp_path):

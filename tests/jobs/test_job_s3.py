@@ -90,6 +90,11 @@ def test_end_to_end_s3(s3, ray_local, tiny_checkpoint):
     assert len(audio_keys) == n_ok
     assert all(k.startswith(("corpus/", "enhanced/")) for k in keys)
     assert not any("/_parts/" in k for k in out_keys)
+    # Every object carries its format's Content-Type (not the store's binary/octet-stream default).
+    types = {k: client.head_object(Bucket=bucket, Key=k)["ContentType"] for k in out_keys}
+    assert {types[k] for k in audio_keys} == {"audio/wav"}
+    assert types["enhanced/_manifest/results.parquet"] == "application/vnd.apache.parquet"
+    assert types["enhanced/_manifest/summary.json"] == "application/json"
     summary = json.loads(client.get_object(Bucket=bucket, Key="enhanced/_manifest/summary.json")["Body"].read())
     assert summary["counts"] == {"ok": n_ok, "error": len(expect) - n_ok, "skipped": 0}
     assert summary["input"]["duplicates"] == 1

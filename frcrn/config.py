@@ -17,6 +17,17 @@ from typing import Any, Literal, Mapping
 import yaml
 
 
+class InvalidSettings(ValueError):
+    """A settings class's own checks failed; ``problems`` lists them as (field, what is wrong), so
+    the loader can name each dotted key. Subclasses say which settings (``what``)."""
+
+    what = "settings"
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = list(problems)
+        super().__init__(f"invalid {self.what}: " + "; ".join(f"{name} {text}" for name, text in self.problems))
+
+
 class ConfigError(ValueError):
     """A config problem a person can fix; the message names the key and what is allowed."""
 

@@ -13,18 +13,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .config import InvalidSettings
+
 __all__ = ["EnhanceConfig", "InvalidEnhanceConfig", "PRECISION_NAMES"]
 
 PRECISION_NAMES = ("bf16", "fp16", "fp32")
 """Accepted ``precision`` values (frcrn.enhance maps them to torch dtypes)."""
 
 
-class InvalidEnhanceConfig(ValueError):
-    """One or more settings are invalid; ``problems`` lists them as (field, what is wrong)."""
+class InvalidEnhanceConfig(InvalidSettings):
+    """One or more enhancer settings are invalid."""
 
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
-        self.problems = list(problems)
-        super().__init__("invalid enhance config: " + "; ".join(f"{name} {text}" for name, text in self.problems))
+    what = "enhance config"
 
 
 @dataclass(frozen=True)

@@ -21,26 +21,7 @@ from .codec import (
 from .files import AUDIO_SUFFIXES, audio_files, list_audio_files, load_clips, read_audio, write_audio
 from .loudness import LEVEL_FLOOR_DBFS, clipping_fraction, level_dbfs, normalisation_gain
 
-__all__ = [
-    "SAMPLE_RATE",
-    "MIN_SAMPLE_RATE",
-    "MAX_SAMPLE_RATE",
-    "LEVEL_FLOOR_DBFS",
-    "AUDIO_SUFFIXES",
-    "AudioError",
-    "AudioInfo",
-    "DecodedAudio",
-    "probe_audio",
-    "decode_audio",
-    "resample",
-    "downmix",
-    "encode_audio",
-    "read_audio",
-    "write_audio",
-    "audio_files",
-    "list_audio_files",
-    "load_clips",
-    "level_dbfs",
-    "clipping_fraction",
-    "normalisation_gain",
-]
+from . import codec as _codec
+
+__all__ = [*_codec.__all__, "LEVEL_FLOOR_DBFS", "AUDIO_SUFFIXES", "read_audio", "write_audio", "audio_files",
+           "list_audio_files", "load_clips", "level_dbfs", "clipping_fraction", "normalisation_gain"]

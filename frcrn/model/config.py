@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 
+from ..config import InvalidSettings
 
-class InvalidModelConfig(ValueError):
-    """One or more fields are invalid; ``problems`` lists them as (field, what is wrong)."""
 
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
-        self.problems = list(problems)
-        super().__init__("invalid FRCRN model config: " + "; ".join(f"{n} {t}" for n, t in self.problems))
+class InvalidModelConfig(InvalidSettings):
+    """One or more network-shape fields are invalid."""
+
+    what = "FRCRN model config"
 
 
 @dataclass(frozen=True)

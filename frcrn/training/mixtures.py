@@ -30,6 +30,7 @@ import torch
 
 from ..audio.files import load_clips
 from .noise import random_noise
+from .sources import split_groups
 
 if TYPE_CHECKING:
     from .sources import NoisePool, RirPool
@@ -75,21 +76,10 @@ def split_speech_files(
     listed in), shuffled with ``numpy.random.default_rng(seed)``, and the first
     ``round(len * validation_fraction)`` go to validation — at least one when the fraction is > 0
     and there are at least two files, and never all of them. Both lists are returned sorted. No
-    file is in both; speakers may be (the corpora here carry no speaker labels).
+    file is in both (:func:`frcrn.training.sources.split_groups` with one group per file; hold out
+    whole speakers with ``key=speaker_of`` there).
     """
-    if not 0.0 <= validation_fraction < 1.0:
-        raise ValueError("validation_fraction must be in [0, 1)")
-    unique = sorted({os.fspath(p) for p in paths})
-    n = len(unique)
-    n_val = int(round(n * validation_fraction))
-    if validation_fraction > 0 and n >= 2:
-        n_val = max(n_val, 1)
-    n_val = min(n_val, max(n - 1, 0))
-    order = np.random.default_rng(seed).permutation(n)
-    val_idx = set(order[:n_val].tolist())
-    train = [p for i, p in enumerate(unique) if i not in val_idx]
-    val = [p for i, p in enumerate(unique) if i in val_idx]
-    return train, val
+    return split_groups(paths, validation_fraction, seed)
 
 
 # ----------------------------------------------------------------------------- mixing
@@ -149,16 +139,10 @@ def mix_clean_noise(
     return noisy_out, clean_out, info
 
 
-def mix_at_snr(
-    clean: np.ndarray,
-    noise: np.ndarray,
-    snr_db: float,
-    level_dbfs: float | None = None,
-    *,
-    max_peak: float = MAX_PEAK,
-) -> np.ndarray:
+def mix_at_snr(clean: np.ndarray, noise: np.ndarray, snr_db: float, level_dbfs: float | None = None,
+               **options: float) -> np.ndarray:
     """The noisy signal of :func:`mix_clean_noise` (use that one to get the matching clean)."""
-    return mix_clean_noise(clean, noise, snr_db, level_dbfs, max_peak=max_peak)[0]
+    return mix_clean_noise(clean, noise, snr_db, level_dbfs, **options)[0]
 
 
 def _crop(x: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:

@@ -127,10 +127,13 @@ class ModelSection:
 @dataclass(frozen=True)
 class ComputeConfig:
     min_replicas: int = 1
+    """Model replicas (actors holding one FRCRN each) the pool starts with."""
     max_replicas: int = 1
+    """Replicas the pool may grow to while inputs are waiting and the cluster has room."""
     gpus_per_replica: float = 0.0
     """GPUs per model replica; fractions (0.25, 0.5) pack several replicas on one GPU."""
     cpus_per_replica: float = 1.0
+    """CPUs Ray reserves per replica (and its torch threads, unless model.enhance.num_threads is set)."""
     files_per_model_batch: int = 8
     """Files per call of a model replica (their windows are packed into model batches)."""
     files_per_read_task: int = 8

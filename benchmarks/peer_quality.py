@@ -67,9 +67,10 @@ import statistics
 import sys
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -373,7 +374,8 @@ def make_dtln() -> Denoiser:
 def make_rnnoise() -> Denoiser:
     try:
         import soxr
-        from pyrnnoise.rnnoise import FRAME_SIZE, SAMPLE_RATE as RATE, create, destroy, process_frame
+        from pyrnnoise.rnnoise import FRAME_SIZE, create, destroy, process_frame
+        from pyrnnoise.rnnoise import SAMPLE_RATE as RATE
     except ImportError as err:
         raise PeerMissing(f"pyrnnoise is not importable ({err}); install with: {INSTALL['rnnoise']}") from None
 
@@ -519,7 +521,7 @@ def run_one(den: Denoiser, items: list[Item], base: dict[str, dict], dnsmos: Dns
             notes: list[str] = []
             rec.update(base[(it.set, it.item)] if den.kind == "noisy" else score(aligned, it.clean, dnsmos, notes))
             rec["notes"] = "; ".join(notes)
-        except Exception as err:  # noqa: BLE001 - one failing item must not stop the comparison
+        except Exception as err:  # one failing item must not stop the comparison
             rec["error"] = f"{type(err).__name__}: {err}"
         records.append(rec)
     log(f"  {den.name}: {len(items)} items in {time.monotonic() - started:.0f} s")

@@ -19,8 +19,8 @@ from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from frcrn.model.config import ModelConfig  # noqa: E402
-from frcrn.model.network import FRCRN  # noqa: E402
+from frcrn.model.config import ModelConfig
+from frcrn.model.network import FRCRN
 
 CONFIGS = {"official": ModelConfig(), "default": ModelConfig(width=32, fsmn_hidden=32)}
 

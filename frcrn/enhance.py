@@ -23,8 +23,9 @@ Defaults: 10 s windows keep activations at ~0.5 GB per batch item (fp32) however
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -119,7 +120,7 @@ class Enhancer:
 
     @classmethod
     def from_checkpoint(cls, source: str | None = None, config: EnhanceConfig = EnhanceConfig(),
-                        storage_options: Mapping[str, Any] | None = None) -> "Enhancer":
+                        storage_options: Mapping[str, Any] | None = None) -> Enhancer:
         """Load `source` (path or fsspec URL; None = the project's shipped default)."""
         model, info = load_checkpoint(source, storage_options=storage_options)
         return cls(model, config, info)

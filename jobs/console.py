@@ -94,7 +94,7 @@ class JobConsole:
         _lines.info("%s", line)
 
     # -- setup / teardown
-    def __enter__(self) -> "JobConsole":
+    def __enter__(self) -> JobConsole:
         os.makedirs(os.path.dirname(os.path.abspath(self.log_path)), exist_ok=True)
         self._file_handler = logging.FileHandler(self.log_path, encoding="utf-8")
         self._file_handler.setFormatter(logging.Formatter(_FILE_FORMAT))

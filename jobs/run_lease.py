@@ -22,11 +22,12 @@ import os
 import socket
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from jobs.storage import fetch_many
 
-__all__ = ["find_live_run", "Heartbeat", "driver_identity"]
+__all__ = ["Heartbeat", "driver_identity", "find_live_run"]
 
 log = logging.getLogger("frcrn.job")
 
@@ -94,7 +95,7 @@ class Heartbeat:
         while not self._stop.wait(self.interval):
             try:
                 self.beat()
-            except Exception as err:  # noqa: BLE001 - see the class docstring
+            except Exception as err:  # see the class docstring
                 log.warning("could not refresh the run's heartbeat: %s", err)
 
     def start(self) -> None:

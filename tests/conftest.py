@@ -192,7 +192,7 @@ def ray_local():
             try:
                 ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
                 break
-            except Exception:  # noqa: BLE001
+            except Exception:
                 ray.shutdown()
                 if attempt == 2:
                     raise

@@ -12,8 +12,9 @@ the mixtures from :mod:`frcrn.training.mixtures`.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 import numpy as np
 

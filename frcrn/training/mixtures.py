@@ -22,8 +22,9 @@ Conventions:
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -38,11 +39,11 @@ if TYPE_CHECKING:
 __all__ = [
     "MixtureConfig",
     "MixtureDataset",
-    "split_speech_files",
+    "make_mixture",
     "make_validation_set",
     "mix_at_snr",
     "mix_clean_noise",
-    "make_mixture",
+    "split_speech_files",
 ]
 
 MAX_PEAK = 0.99

@@ -55,16 +55,16 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 __all__ = [
-    "NOISE_FAMILIES",
     "FAMILY_WEIGHTS",
+    "NOISE_FAMILIES",
+    "benchmark",
     "make_noise",
     "random_noise",
-    "benchmark",
 ]
 
 NOISE_FAMILIES: tuple[str, ...] = (

@@ -18,15 +18,16 @@ import posixpath
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
 import numpy as np
 
 __all__ = [
-    "speaker_of",
-    "family_of",
-    "split_groups",
-    "split_by_family",
     "NoisePool",
     "RirPool",
+    "family_of",
+    "speaker_of",
+    "split_by_family",
+    "split_groups",
 ]
 
 _LIBRISPEECH = re.compile(r"(?:^|[^0-9])(\d+)-\d+-\d+$")

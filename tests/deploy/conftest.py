@@ -96,7 +96,7 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
         if proc.poll() is not None:
             raise RuntimeError(f"ray start exited with {proc.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback only
+            with urllib.request.urlopen(url, timeout=2) as resp:  # loopback only
                 if resp.status == 200:
                     return
         except urllib.error.HTTPError as err:
@@ -108,7 +108,7 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
     raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
 
 
-def _wait_jobs_api(head: "LocalHead", timeout: float) -> None:
+def _wait_jobs_api(head: LocalHead, timeout: float) -> None:
     """The dashboard answers before the Jobs module is ready; poll it with the real client."""
     deadline = time.time() + timeout
     last = None

@@ -14,10 +14,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from jobs.cli import main
-
-from . import factories
 from tests.support.s3 import list_keys
 
+from . import factories
 from .conftest import ROOT, corpus, encode, model_overrides, tone
 
 LOCAL = str(ROOT / "configs" / "local.yaml")

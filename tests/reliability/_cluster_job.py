@@ -64,7 +64,7 @@ def main(spec_path: str, result_path: str) -> None:
             ray.init(address=cluster.address, logging_level="WARNING", log_to_driver=False)
             cluster.wait_for_nodes(timeout=120)
             break
-        except Exception:  # noqa: BLE001
+        except Exception:
             ray.shutdown()
             if cluster is not None:
                 cluster.shutdown()
@@ -81,7 +81,7 @@ def main(spec_path: str, result_path: str) -> None:
                 try:
                     r = run_job(load_config(spec["config"], sc["overrides"]), echo=lambda *_: None)
                     box["exit_code"], box["summary"] = r.exit_code, r.summary
-                except BaseException as err:  # noqa: BLE001
+                except BaseException as err:
                     box["error"] = "".join(traceback.format_exception(err))[-3000:]
 
             start = time.time()

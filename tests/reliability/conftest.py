@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import pytest
 import soundfile as sf
 
 from tests.support.s3 import list_keys

@@ -161,7 +161,7 @@ class FaultProxy:
         self._thread = threading.Thread(target=self.server.serve_forever, name="faultproxy", daemon=True)
 
     # ----------------------------------------------------------------- plumbing
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> FaultProxy:
         self._thread.start()
         return self
 

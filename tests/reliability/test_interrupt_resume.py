@@ -14,8 +14,17 @@ import pytest
 
 from tests.support.s3 import list_keys
 
-from .conftest import (assert_outputs_decode, audio_keys, job_overrides, read_manifest, read_summary,
-                       run_inprocess, start_cli, wait, wait_for)
+from .conftest import (
+    assert_outputs_decode,
+    audio_keys,
+    job_overrides,
+    read_manifest,
+    read_summary,
+    run_inprocess,
+    start_cli,
+    wait,
+    wait_for,
+)
 from .corpus import encode, tone
 
 N_FILES = 24

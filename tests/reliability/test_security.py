@@ -14,7 +14,6 @@ input-controlled output metadata.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import pickle

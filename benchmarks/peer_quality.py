@@ -74,14 +74,13 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from frcrn.enhance import EnhanceConfig, Enhancer  # noqa: E402
-from frcrn.evaluation import load_config  # noqa: E402
-from frcrn.evaluation.sets import synthetic_items, unpaired_items  # noqa: E402
-from frcrn.quality import metrics  # noqa: E402
-from frcrn.quality.dnsmos import Dnsmos  # noqa: E402
+from frcrn.enhance import EnhanceConfig, Enhancer
+from frcrn.evaluation import load_config
+from frcrn.evaluation.sets import synthetic_items, unpaired_items
+from frcrn.quality import metrics
+from frcrn.quality.dnsmos import Dnsmos
 
 SAMPLE_RATE = 16000
 MAX_LAG = 2000
@@ -114,7 +113,7 @@ def estimate_lag(output: np.ndarray, reference: np.ndarray, max_lag: int = MAX_L
     x = np.asarray(reference, dtype=np.float64)
     if y.ndim != 1 or x.ndim != 1 or y.size == 0 or x.size == 0:
         raise ValueError(f"expected two non-empty 1-D signals, got shapes {y.shape} and {x.shape}")
-    size = 1 << int(math.ceil(math.log2(x.size + y.size)))
+    size = 1 << math.ceil(math.log2(x.size + y.size))
     c = np.fft.irfft(np.fft.rfft(y, size) * np.conj(np.fft.rfft(x, size)), size)
     hi = min(max_lag, y.size - 1)
     lo = min(max_lag, x.size - 1)

@@ -90,7 +90,7 @@ class Enhancer:
         sr = self.sample_rate
         self._window = self._on_grid(config.window_seconds * sr)
         self._overlap = self._on_grid(config.overlap_seconds * sr)
-        self._margin = int(round(config.edge_margin_seconds * sr))
+        self._margin = round(config.edge_margin_seconds * sr)
         self._quantum = self._on_grid(config.length_quantum_seconds * sr)
         self._tapers: dict[tuple[bool, bool], np.ndarray] = {}
         self._batch_size = config.batch_size or None  # None: auto, resolved on first use
@@ -134,7 +134,7 @@ class Enhancer:
         return self.checkpoint.sha256 if self.checkpoint else ""
 
     def _on_grid(self, samples: float) -> int:
-        return max(1, int(math.ceil(round(samples) / self._grid))) * self._grid
+        return max(1, math.ceil(round(samples) / self._grid)) * self._grid
 
     # -- planning ---------------------------------------------------------------------------
     def _plan(self, item: int, samples: np.ndarray) -> _Plan:

@@ -22,6 +22,7 @@ Retries of transient storage errors are the caller's business (the bulk job wrap
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import uuid
@@ -80,8 +81,6 @@ def _local_atomic(path: str, data: bytes) -> None:
             f.write(data)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise

@@ -290,7 +290,7 @@ def _listing_frame(fs, loc: Location, uri: str, root: Location, cfg: InputConfig
     and the input folder itself as the output location is refused."""
     from frcrn.audio.files import find_audio
 
-    if out_loc == root or out_loc == loc:
+    if out_loc in (root, loc):
         raise InputError(f"the output location {out_loc.uri} is the input folder {root.uri}: the outputs would "
                          "be written over and among the inputs; choose another output location")
     local = loc.protocol == "file"

@@ -21,6 +21,7 @@ the newest row per input, so no input ever gets two rows.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -130,7 +131,7 @@ def _timestamps(values: Iterable[Any], typ: pa.DataType) -> pa.Array:
         if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT:
             millis.append(None)
         elif isinstance(v, (int, float, np.integer, np.floating)):
-            millis.append(int(round(float(v) * 1000)))
+            millis.append(round(float(v) * 1000))
         elif isinstance(v, datetime):
             t = pd.Timestamp(v)
             t = t.tz_localize("UTC") if t.tzinfo is None else t
@@ -315,7 +316,5 @@ def delete_parts(fs, parts: list[str]) -> None:
         log.warning("could not delete %d consolidated result parts: %s", len(parts), err)
     if isinstance(fs, LocalFileSystem):  # object stores have no folders to leave behind
         for folder in sorted({os.path.dirname(p) for p in parts}, reverse=True):
-            try:
+            with contextlib.suppress(OSError):
                 os.rmdir(folder)
-            except OSError:
-                pass

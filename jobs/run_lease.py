@@ -42,7 +42,7 @@ def find_live_run(fs, runs_dir: str, job_id: str, lease_seconds: float, *, retri
         return None
     paths = sorted(p for p in fs.find(runs_dir) if p.endswith(".json"))
     now = time.time() if now is None else now
-    for path, data in zip(paths, fetch_many(fs, paths, retries=retries)):
+    for _path, data in zip(paths, fetch_many(fs, paths, retries=retries)):
         if isinstance(data, BaseException):
             continue
         try:

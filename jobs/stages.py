@@ -22,6 +22,7 @@ file itself escape the UDFs, and those are retried by Ray (see ``jobs.pipeline``
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
@@ -344,10 +345,8 @@ class _CrashMarks:
 
     def clear(self, uris: list[str]) -> None:
         for u in uris:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(self._path(u))
-            except OSError:
-                pass
 
 
 def _free_accelerator_memory() -> None:

@@ -147,7 +147,7 @@ def moto_endpoint():
                 break
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError("moto_server exited at start")
+                raise RuntimeError("moto_server exited at start") from None
             time.sleep(0.1)
     else:
         proc.kill()

@@ -113,7 +113,8 @@ def _fits(stacked: torch.Size, native: torch.Size) -> bool:
     equal but for size-1 axes (FSMN memory kernels are [C, 1, k, 1] officially, [C, k] natively), or
     batch-norm vectors [2, C] -> [2C]. Equal element counts alone are not enough: a [5, 2] kernel
     stored as [2, 5] has the same count but would load scrambled."""
-    squeeze = lambda shape: tuple(d for d in shape if d != 1)
+    def squeeze(shape: torch.Size) -> tuple[int, ...]:
+        return tuple(d for d in shape if d != 1)
     if squeeze(stacked) == squeeze(native):
         return True
     return len(native) == 1 and len(stacked) == 2 and stacked[0] * stacked[1] == native[0]

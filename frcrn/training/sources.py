@@ -78,7 +78,7 @@ def split_groups(
     unique = sorted({os.fspath(p) for p in paths})
     groups = sorted({key(p) for p in unique})
     n = len(groups)
-    n_val = int(round(n * fraction))
+    n_val = round(n * fraction)
     if fraction > 0 and n >= 2:
         n_val = max(n_val, 1)
     n_val = min(n_val, max(n - 1, 0))

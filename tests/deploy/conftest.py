@@ -9,6 +9,7 @@ every other Ray instance on the machine.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -140,20 +141,16 @@ def _stop(proc: subprocess.Popen) -> None:
         return
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            pass
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(pgid, sig)
         except ProcessLookupError:
             return
         time.sleep(2 if sig == signal.SIGTERM else 0)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):  # pragma: no cover
         proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:  # pragma: no cover
-        pass
 
 
 def _start_head(log: Path) -> LocalHead:

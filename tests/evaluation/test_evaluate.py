@@ -74,7 +74,7 @@ def test_synthetic_defaults_are_the_default_training_runs_validation_set():
 
 
 def test_config_errors_name_the_key():
-    with pytest.raises(ConfigError, match="did you mean 'synthetic.count'"):
+    with pytest.raises(ConfigError, match=r"did you mean 'synthetic.count'"):
         ev.load_config(None, ["synthetic.cout=3"])
     with pytest.raises(ConfigError, match="pair_by"):
         ev.load_config(None, ["paired.pair_by=stem"])

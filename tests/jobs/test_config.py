@@ -97,7 +97,7 @@ def test_cli_config_error_exit_code(capsys):
 
 def test_defaults_dataclass_is_frozen():
     cfg = JobConfig()
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - any refusal will do (FrozenInstanceError today)
         cfg.input.uri = "x"  # type: ignore[misc]
     assert os.path.basename(LOCAL) == "local.yaml"
 

@@ -56,7 +56,7 @@ def start_cli(overrides: list[str], *, env: dict | None = None, log_path: Path |
     """``python -m jobs run configs/local.yaml <overrides>`` in a new process (own process group)."""
     full_env = {**os.environ, **(env or {})}
     full_env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([str(ROOT)] + [p for p in full_env.get("PYTHONPATH", "").split(os.pathsep) if p]))
-    out = open(log_path, "wb") if log_path else subprocess.DEVNULL
+    out = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115 - the child writes to it for its life
     return subprocess.Popen([sys.executable, "-m", "jobs", "run", LOCAL, *overrides], cwd=str(ROOT),
                             env=full_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                             preexec_fn=_default_sigint)
@@ -75,7 +75,7 @@ def wait(proc: subprocess.Popen, timeout: float) -> int:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=30)
-        raise AssertionError(f"job subprocess did not finish within {timeout} s")
+        raise AssertionError(f"job subprocess did not finish within {timeout} s") from None
 
 
 def read_manifest(client, bucket: str, prefix: str) -> pd.DataFrame:

@@ -621,7 +621,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     family_md = format_families(families, [n for n in order if kinds[n] != "noisy"])
     lags = lag_check(rows, kinds)
     errors = [r for r in records if r.get("error")]
-    text = "\n".join(header) + "\n\n" + summary_md + "\n\nΔSI-SDR (dB) / ΔPESQ-WB per noise family (synthetic set):\n\n" \
+    text = "\n".join(header) + "\n\n" + summary_md \
+        + "\n\nΔSI-SDR (dB) / ΔPESQ-WB per noise family (synthetic set):\n\n" \
         + family_md + "\n\nAlignment lag (median over items; known figures in the script):\n" \
         + "\n".join(f"- {line}" for line in lags)
     if skipped:

@@ -51,7 +51,8 @@ def main() -> None:
           f"{args.seconds:g} s, {torch.get_num_threads()} threads; self CPU total {total / 1e6:.2f} s")
     print(f"{'operator':32s} {'self %':>7s} {'self s':>8s} {'calls':>6s}")
     for e in sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[: args.top]:
-        print(f"{e.key:32s} {100 * e.self_cpu_time_total / total:6.1f}% {e.self_cpu_time_total / 1e6:8.3f} {e.count:6d}")
+        print(f"{e.key:32s} {100 * e.self_cpu_time_total / total:6.1f}% {e.self_cpu_time_total / 1e6:8.3f} "
+              f"{e.count:6d}")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ from .enhance_config import EnhanceConfig, InvalidEnhanceConfig  # noqa: F401 - 
 from .model.checkpoint import CheckpointInfo, load_checkpoint
 from .model.network import FRCRN
 
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}  # keys: enhance_config.PRECISION_NAMES
+# keys: enhance_config.PRECISION_NAMES
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def resolve_device(name: str) -> torch.device:

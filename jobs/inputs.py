@@ -295,8 +295,9 @@ def _listing_frame(fs, loc: Location, uri: str, root: Location, cfg: InputConfig
                          "be written over and among the inputs; choose another output location")
     local = loc.protocol == "file"
     try:
+        exclude = (out_loc.path if local else out_loc.uri) if out_loc.protocol == loc.protocol else None
         found = find_audio(loc.path if local else loc.uri, suffixes=cfg.extensions, fs=None if local else fs,
-                           exclude=(out_loc.path if local else out_loc.uri) if out_loc.protocol == loc.protocol else None)
+                           exclude=exclude)
     except FileNotFoundError:
         raise InputError(f"no files with extensions {', '.join(cfg.extensions)} under {uri}") from None
     entries = [parse_location(f.uri).uri for f in found]

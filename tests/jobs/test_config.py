@@ -123,7 +123,8 @@ def test_model_enhance_is_frcrns_enhance_config():
 
     cfg = load_config(LOCAL)
     assert isinstance(cfg.model.enhance, EnhanceConfig)
-    assert [f.name for f in dataclasses.fields(cfg.model.enhance)] == [f.name for f in dataclasses.fields(EnhanceConfig)]
+    assert [f.name for f in dataclasses.fields(cfg.model.enhance)] == [
+        f.name for f in dataclasses.fields(EnhanceConfig)]
     assert cfg.model.enhance.device == "cpu"
     defaults = {f.name: f.default for f in dataclasses.fields(EnhanceConfig)}
     assert {k: v for k, v in dataclasses.asdict(cfg.model.enhance).items() if k != "device"} == \

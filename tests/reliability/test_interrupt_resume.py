@@ -78,7 +78,8 @@ def test_interrupt_then_resume(s3, ray_local, tiny_checkpoint, tmp_path, sig):
     assert done_at_signal < N_FILES
     first = read_manifest(client, bucket, "out")
     assert len(first) == N_FILES and first["input_uri"].is_unique
-    assert set(first["status"]) <= {"ok", "error"} and set(first.loc[first["status"] == "error", "error_type"]) <= {"job_failed"}
+    assert set(first["status"]) <= {"ok", "error"} and set(
+        first.loc[first["status"] == "error", "error_type"]) <= {"job_failed"}
     assert (first["status"] == "error").any()
     assert read_summary(client, bucket, "out")["failure"] == f"interrupted by {sig.name}"
 

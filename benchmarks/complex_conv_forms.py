@@ -26,9 +26,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from frcrn.model.config import ModelConfig  # noqa: E402
-from frcrn.model.layers import ComplexConv  # noqa: E402
-from frcrn.model.network import FRCRN  # noqa: E402
+from frcrn.model.config import ModelConfig
+from frcrn.model.layers import ComplexConv
+from frcrn.model.network import FRCRN
 
 
 def layer_shapes(seconds: float) -> list[dict]:
@@ -115,9 +115,11 @@ def main() -> None:
         total["block"] += b
         total["gauss"] += g
         rows.append({"layer": spec["name"], "input": spec["input"], "block_s": b, "gauss_s": g,
-                     "block_median_s": statistics.median(times["block"]), "gauss_median_s": statistics.median(times["gauss"])})
-        print(f"{spec['name']:24s} {str(spec['input']):>22s} {b:9.4f} {g:9.4f} {g / b:11.2f}", flush=True)
-    print(f"{'all UNet convs':24s} {'':>22s} {total['block']:9.4f} {total['gauss']:9.4f} {total['gauss'] / total['block']:11.2f}")
+                     "block_median_s": statistics.median(times["block"]),
+                     "gauss_median_s": statistics.median(times["gauss"])})
+        print(f"{spec['name']:24s} {spec['input']!s:>22s} {b:9.4f} {g:9.4f} {g / b:11.2f}", flush=True)
+    print(f"{'all UNet convs':24s} {'':>22s} {total['block']:9.4f} {total['gauss']:9.4f} "
+          f"{total['gauss'] / total['block']:11.2f}")
     print(json.dumps({"threads": torch.get_num_threads(), "seconds": args.seconds, "layers": rows,
                       "total_block_s": total["block"], "total_gauss_s": total["gauss"]}))
 

@@ -54,7 +54,8 @@ def make_files(folder: Path, n: int) -> list[str]:
     clips = sorted(p for p in demo.glob("*") if p.suffix in (".wav", ".flac")) if demo.exists() else []
     names = []
     rng = np.random.default_rng(0)
-    specs = [(16000, 1, "wav"), (44100, 2, "wav"), (8000, 1, "wav"), (16000, 1, "flac"), (22050, 1, "wav"), (48000, 1, "flac")]
+    specs = [(16000, 1, "wav"), (44100, 2, "wav"), (8000, 1, "wav"), (16000, 1, "flac"), (22050, 1, "wav"),
+             (48000, 1, "flac")]
     for i in range(n):
         if clips:
             src = clips[i % len(clips)]
@@ -64,7 +65,8 @@ def make_files(folder: Path, n: int) -> list[str]:
             rate, ch, fmt = specs[i % len(specs)]
             secs = 4.0 + (i % 3) * 0.5
             t = np.arange(int(secs * rate)) / rate
-            x = (0.2 * np.sin(2 * np.pi * 180 * t) * (1 + np.sin(2 * np.pi * 3 * t)) + 0.03 * rng.standard_normal(t.size))
+            x = (0.2 * np.sin(2 * np.pi * 180 * t) * (1 + np.sin(2 * np.pi * 3 * t))
+                 + 0.03 * rng.standard_normal(t.size))
             x = np.stack([x, x], 1) if ch == 2 else x
             name = f"f{i:04d}.{fmt}"
             sf.write(folder / name, x.astype(np.float32), rate, format=fmt.upper(), subtype="PCM_16")
@@ -112,8 +114,9 @@ def job_throughput(folder: Path, out: Path, checkpoint: str | None, replicas: in
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     try:
         overrides = [f"input.uri={folder}/manifest.csv", f"output.uri={out}", "model.enhance.device=cpu",
-                     "model.enhance.batch_size=1", f"model.enhance.num_threads={threads}", f"compute.min_replicas={replicas}",
-                     f"compute.max_replicas={replicas}", f"compute.cpus_per_replica={threads}",
+                     "model.enhance.batch_size=1", f"model.enhance.num_threads={threads}",
+                     f"compute.min_replicas={replicas}", f"compute.max_replicas={replicas}",
+                     f"compute.cpus_per_replica={threads}",
                      "compute.files_per_model_batch=2", "compute.files_per_read_task=2",
                      "compute.files_per_write_task=2", "compute.read_cpus=0.5", "compute.write_cpus=0.5",
                      "ray.progress_bars=false", "job.id=benchmark"]

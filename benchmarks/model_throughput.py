@@ -29,6 +29,7 @@ at fp32 x 4 buffers). ``--rss-official-long`` also runs the official model on th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -42,11 +43,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from frcrn.model.config import ModelConfig  # noqa: E402
-from frcrn.model.network import FRCRN, compile_for_inference  # noqa: E402
+from frcrn.model.config import ModelConfig
+from frcrn.model.network import FRCRN, compile_for_inference
 
 CONFIGS = {"official": ModelConfig(), "default": ModelConfig(width=32, fsmn_hidden=32)}
 OFFICIAL_GFLOP_PER_SECOND = 75.4
@@ -66,10 +66,8 @@ def machine() -> dict:
         pass
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
-    try:
+    with contextlib.suppress(OSError):
         info["loadavg"] = os.getloadavg()
-    except OSError:
-        pass
     return info
 
 

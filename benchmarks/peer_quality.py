@@ -67,20 +67,20 @@ import statistics
 import sys
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from frcrn.enhance import EnhanceConfig, Enhancer  # noqa: E402
-from frcrn.evaluation import load_config  # noqa: E402
-from frcrn.evaluation.sets import synthetic_items, unpaired_items  # noqa: E402
-from frcrn.quality import metrics  # noqa: E402
-from frcrn.quality.dnsmos import Dnsmos  # noqa: E402
+from frcrn.enhance import EnhanceConfig, Enhancer
+from frcrn.evaluation import load_config
+from frcrn.evaluation.sets import synthetic_items, unpaired_items
+from frcrn.quality import metrics
+from frcrn.quality.dnsmos import Dnsmos
 
 SAMPLE_RATE = 16000
 MAX_LAG = 2000
@@ -113,7 +113,7 @@ def estimate_lag(output: np.ndarray, reference: np.ndarray, max_lag: int = MAX_L
     x = np.asarray(reference, dtype=np.float64)
     if y.ndim != 1 or x.ndim != 1 or y.size == 0 or x.size == 0:
         raise ValueError(f"expected two non-empty 1-D signals, got shapes {y.shape} and {x.shape}")
-    size = 1 << int(math.ceil(math.log2(x.size + y.size)))
+    size = 1 << math.ceil(math.log2(x.size + y.size))
     c = np.fft.irfft(np.fft.rfft(y, size) * np.conj(np.fft.rfft(x, size)), size)
     hi = min(max_lag, y.size - 1)
     lo = min(max_lag, x.size - 1)
@@ -373,7 +373,8 @@ def make_dtln() -> Denoiser:
 def make_rnnoise() -> Denoiser:
     try:
         import soxr
-        from pyrnnoise.rnnoise import FRAME_SIZE, SAMPLE_RATE as RATE, create, destroy, process_frame
+        from pyrnnoise.rnnoise import FRAME_SIZE, create, destroy, process_frame
+        from pyrnnoise.rnnoise import SAMPLE_RATE as RATE
     except ImportError as err:
         raise PeerMissing(f"pyrnnoise is not importable ({err}); install with: {INSTALL['rnnoise']}") from None
 
@@ -519,7 +520,7 @@ def run_one(den: Denoiser, items: list[Item], base: dict[str, dict], dnsmos: Dns
             notes: list[str] = []
             rec.update(base[(it.set, it.item)] if den.kind == "noisy" else score(aligned, it.clean, dnsmos, notes))
             rec["notes"] = "; ".join(notes)
-        except Exception as err:  # noqa: BLE001 - one failing item must not stop the comparison
+        except Exception as err:  # one failing item must not stop the comparison
             rec["error"] = f"{type(err).__name__}: {err}"
         records.append(rec)
     log(f"  {den.name}: {len(items)} items in {time.monotonic() - started:.0f} s")
@@ -620,7 +621,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     family_md = format_families(families, [n for n in order if kinds[n] != "noisy"])
     lags = lag_check(rows, kinds)
     errors = [r for r in records if r.get("error")]
-    text = "\n".join(header) + "\n\n" + summary_md + "\n\nΔSI-SDR (dB) / ΔPESQ-WB per noise family (synthetic set):\n\n" \
+    text = "\n".join(header) + "\n\n" + summary_md \
+        + "\n\nΔSI-SDR (dB) / ΔPESQ-WB per noise family (synthetic set):\n\n" \
         + family_md + "\n\nAlignment lag (median over items; known figures in the script):\n" \
         + "\n".join(f"- {line}" for line in lags)
     if skipped:

@@ -19,8 +19,8 @@ from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from frcrn.model.config import ModelConfig  # noqa: E402
-from frcrn.model.network import FRCRN  # noqa: E402
+from frcrn.model.config import ModelConfig
+from frcrn.model.network import FRCRN
 
 CONFIGS = {"official": ModelConfig(), "default": ModelConfig(width=32, fsmn_hidden=32)}
 
@@ -51,7 +51,8 @@ def main() -> None:
           f"{args.seconds:g} s, {torch.get_num_threads()} threads; self CPU total {total / 1e6:.2f} s")
     print(f"{'operator':32s} {'self %':>7s} {'self s':>8s} {'calls':>6s}")
     for e in sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[: args.top]:
-        print(f"{e.key:32s} {100 * e.self_cpu_time_total / total:6.1f}% {e.self_cpu_time_total / 1e6:8.3f} {e.count:6d}")
+        print(f"{e.key:32s} {100 * e.self_cpu_time_total / total:6.1f}% {e.self_cpu_time_total / 1e6:8.3f} "
+              f"{e.count:6d}")
 
 
 if __name__ == "__main__":

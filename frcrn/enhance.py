@@ -23,8 +23,9 @@ Defaults: 10 s windows keep activations at ~0.5 GB per batch item (fp32) however
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,7 +35,8 @@ from .enhance_config import EnhanceConfig, InvalidEnhanceConfig  # noqa: F401 - 
 from .model.checkpoint import CheckpointInfo, load_checkpoint
 from .model.network import FRCRN
 
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}  # keys: enhance_config.PRECISION_NAMES
+# keys: enhance_config.PRECISION_NAMES
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -89,7 +91,7 @@ class Enhancer:
         sr = self.sample_rate
         self._window = self._on_grid(config.window_seconds * sr)
         self._overlap = self._on_grid(config.overlap_seconds * sr)
-        self._margin = int(round(config.edge_margin_seconds * sr))
+        self._margin = round(config.edge_margin_seconds * sr)
         self._quantum = self._on_grid(config.length_quantum_seconds * sr)
         self._tapers: dict[tuple[bool, bool], np.ndarray] = {}
         self._batch_size = config.batch_size or None  # None: auto, resolved on first use
@@ -119,7 +121,7 @@ class Enhancer:
 
     @classmethod
     def from_checkpoint(cls, source: str | None = None, config: EnhanceConfig = EnhanceConfig(),
-                        storage_options: Mapping[str, Any] | None = None) -> "Enhancer":
+                        storage_options: Mapping[str, Any] | None = None) -> Enhancer:
         """Load `source` (path or fsspec URL; None = the project's shipped default)."""
         model, info = load_checkpoint(source, storage_options=storage_options)
         return cls(model, config, info)
@@ -133,7 +135,7 @@ class Enhancer:
         return self.checkpoint.sha256 if self.checkpoint else ""
 
     def _on_grid(self, samples: float) -> int:
-        return max(1, int(math.ceil(round(samples) / self._grid))) * self._grid
+        return max(1, math.ceil(round(samples) / self._grid)) * self._grid
 
     # -- planning ---------------------------------------------------------------------------
     def _plan(self, item: int, samples: np.ndarray) -> _Plan:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .config import InvalidSettings
 
-__all__ = ["EnhanceConfig", "InvalidEnhanceConfig", "PRECISION_NAMES"]
+__all__ = ["PRECISION_NAMES", "EnhanceConfig", "InvalidEnhanceConfig"]
 
 PRECISION_NAMES = ("bf16", "fp16", "fp32")
 """Accepted ``precision`` values (frcrn.enhance maps them to torch dtypes)."""

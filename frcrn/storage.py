@@ -22,10 +22,12 @@ Retries of transient storage errors are the caller's business (the bulk job wrap
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import uuid
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -79,8 +81,6 @@ def _local_atomic(path: str, data: bytes) -> None:
             f.write(data)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise

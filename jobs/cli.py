@@ -115,7 +115,7 @@ def _run(cfg: JobConfig, *, debug: bool, log_file: str | None) -> int:
             console.error(f"frcrn-job: interrupted by {signal.Signals(signum).name} before the run finished; "
                           "what finished is recorded: run the same command again to resume")
             return 128 + signum
-        except Exception as err:  # noqa: BLE001 - one line on the console, the traceback in the log
+        except Exception as err:  # one line on the console, the traceback in the log
             _log_failure(err, debug)
             console.error(f"frcrn-job: internal error: {type(err).__name__}: {first_line(err)}"
                           + ("" if debug else f"; traceback in {log_path}"))

@@ -21,33 +21,34 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from frcrn.config import ConfigError, apply_overrides, from_dict, parse_overrides, read_yaml
 from frcrn.enhance_config import EnhanceConfig, InvalidEnhanceConfig
 from frcrn.formats import AUDIO_SUFFIXES
 
 __all__ = [
-    "ConfigError",
-    "InputConfig",
-    "OutputConfig",
-    "JobEnhanceConfig",
-    "ModelSection",
+    "STORAGE_OPTIONS_ENV",
     "ComputeConfig",
-    "LimitsConfig",
+    "ConfigError",
     "DnsmosConfig",
-    "ResumeConfig",
-    "RayConfig",
-    "JobSection",
+    "InputConfig",
     "JobConfig",
+    "JobEnhanceConfig",
+    "JobSection",
+    "LimitsConfig",
+    "ModelSection",
+    "OutputConfig",
+    "RayConfig",
+    "ResumeConfig",
+    "apply_overrides",
+    "env_storage_options",
+    "from_dict",
     "load_config",
     "parse_overrides",
-    "apply_overrides",
-    "from_dict",
     "redacted",
-    "STORAGE_OPTIONS_ENV",
-    "env_storage_options",
 ]
 
 STORAGE_OPTIONS_ENV = "FRCRN_STORAGE_OPTIONS"
@@ -219,7 +220,7 @@ class JobConfig:
     ray: RayConfig = field(default_factory=RayConfig)
     job: JobSection = field(default_factory=JobSection)
 
-    def validate(self) -> "JobConfig":
+    def validate(self) -> JobConfig:
         """Cross-field checks that types alone cannot express (the enhancer's own rules were
         checked when ``model.enhance`` was built, by EnhanceConfig itself)."""
         for ok, message in self._compute_checks() + self._other_checks():

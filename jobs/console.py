@@ -94,7 +94,7 @@ class JobConsole:
         _lines.info("%s", line)
 
     # -- setup / teardown
-    def __enter__(self) -> "JobConsole":
+    def __enter__(self) -> JobConsole:
         os.makedirs(os.path.dirname(os.path.abspath(self.log_path)), exist_ok=True)
         self._file_handler = logging.FileHandler(self.log_path, encoding="utf-8")
         self._file_handler.setFormatter(logging.Formatter(_FILE_FORMAT))
@@ -174,7 +174,8 @@ class JobConsole:
         self._saved["sys"] = (sys.stdout, sys.stderr)
         self.out = self._console_stream(sys.stdout, 1)
         self.err = self._console_stream(sys.stderr, 2)
-        log_stream = open(self.log_path, "a", buffering=1, encoding="utf-8", errors="backslashreplace")
+        log_stream = open(  # noqa: SIM115 - open for the whole job; _restore_output closes it
+            self.log_path, "a", buffering=1, encoding="utf-8", errors="backslashreplace")
         self._opened.append(log_stream)
         sys.stdout = sys.stderr = log_stream
         log_fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -189,8 +190,9 @@ class JobConsole:
         self._saved[f"fd{fd}"] = os.dup(fd)
         if not _writes_to(stream, fd):
             return stream
-        console = open(os.dup(self._saved[f"fd{fd}"]), "w", buffering=1, encoding=stream.encoding or "utf-8",
-                       errors="backslashreplace", closefd=True)
+        console = open(  # noqa: SIM115 - open for the whole job; _restore_output closes it
+            os.dup(self._saved[f"fd{fd}"]), "w", buffering=1, encoding=stream.encoding or "utf-8",
+            errors="backslashreplace", closefd=True)
         self._opened.append(console)
         return console
 

@@ -8,14 +8,27 @@ can act on: what failed, where (the config key and the URI or endpoint) and what
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
-    "EXIT_OK", "EXIT_INTERNAL", "EXIT_CONFIG", "EXIT_ERROR_ROWS", "EXIT_NOTHING_PROCESSED",
-    "EXIT_STORAGE", "EXIT_TEMPFAIL", "JobFailed", "SpecError", "StorageFailure", "LeaseHeld",
-    "storage_step", "storage_failure_message", "first_line", "endpoint_of",
+    "EXIT_CONFIG",
+    "EXIT_ERROR_ROWS",
+    "EXIT_INTERNAL",
+    "EXIT_NOTHING_PROCESSED",
+    "EXIT_OK",
+    "EXIT_STORAGE",
+    "EXIT_TEMPFAIL",
+    "JobFailed",
+    "LeaseHeld",
+    "SpecError",
+    "StorageFailure",
+    "endpoint_of",
+    "first_line",
+    "storage_failure_message",
+    "storage_step",
 ]
 
 EXIT_OK = 0                  # every input ok or skipped (done by an earlier run)
@@ -131,7 +144,7 @@ def storage_step(key: str, uri: str, storage_options: Mapping[str, Any], doing: 
         yield
     except JobFailed:
         raise
-    except Exception as err:  # noqa: BLE001 - classified below; not ours: re-raised as it is
+    except Exception as err:  # classified below; not ours: re-raised as it is
         message = storage_failure_message(err, key=key, uri=uri, storage_options=storage_options, doing=doing)
         if message is None:
             raise

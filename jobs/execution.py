@@ -43,7 +43,8 @@ import math
 import os
 import time
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -52,7 +53,7 @@ from jobs.config import JobConfig
 from jobs.errors import first_line
 from jobs.stages import Enhance, ModelSettings, ResultRecordError, StageSettings, encode_write, read_decode
 
-__all__ = ["init_ray", "build_dataset", "execute_with_replans", "is_system_fault", "PROGRESS_EVERY_S"]
+__all__ = ["PROGRESS_EVERY_S", "build_dataset", "execute_with_replans", "init_ray", "is_system_fault"]
 
 log = logging.getLogger("frcrn.job")
 
@@ -212,7 +213,7 @@ def execute_with_replans(todo: pd.DataFrame, cfg: JobConfig, settings: StageSett
         try:
             _run_once(remaining, cfg, settings, echo, shrunk=attempt > 1)
             return None, attempt
-        except Exception as err:  # noqa: BLE001 - record every input, then report
+        except Exception as err:  # record every input, then report
             failure = f"{type(err).__name__}: {first_line(err)}"
             log.error("execution attempt %d/%d failed: %s", attempt, attempts, err, exc_info=True)
             left = remaining[~remaining["input_uri"].isin(recorded())].reset_index(drop=True)

@@ -23,8 +23,9 @@ import difflib
 import io
 import logging
 import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import fsspec
 import pandas as pd
@@ -35,7 +36,7 @@ from jobs.paths import Location, UnsafePath, parse_location, render_output_key, 
 from jobs.results import RESULT_COLUMNS
 from jobs.storage import OBJECT_STORES
 
-__all__ = ["InputError", "InputSet", "resolve_inputs", "MANIFEST_EXTENSIONS"]
+__all__ = ["MANIFEST_EXTENSIONS", "InputError", "InputSet", "resolve_inputs"]
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def _read_manifest(fs, path: str, fmt: str, column: str) -> pd.DataFrame:
                 if not path.lower().endswith(".json"):
                     raise
                 df = pd.read_json(io.BytesIO(data), dtype=False)  # a plain JSON array of records
-    except Exception as err:  # noqa: BLE001 - any parser error means the same to the user
+    except Exception as err:  # any parser error means the same to the user
         raise InputError(f"cannot read manifest {path} as {fmt}: {err}") from None
     if column not in df.columns:
         close = difflib.get_close_matches(column, [str(c) for c in df.columns], n=1)
@@ -289,13 +290,14 @@ def _listing_frame(fs, loc: Location, uri: str, root: Location, cfg: InputConfig
     and the input folder itself as the output location is refused."""
     from frcrn.audio.files import find_audio
 
-    if out_loc == root or out_loc == loc:
+    if out_loc in (root, loc):
         raise InputError(f"the output location {out_loc.uri} is the input folder {root.uri}: the outputs would "
                          "be written over and among the inputs; choose another output location")
     local = loc.protocol == "file"
     try:
+        exclude = (out_loc.path if local else out_loc.uri) if out_loc.protocol == loc.protocol else None
         found = find_audio(loc.path if local else loc.uri, suffixes=cfg.extensions, fs=None if local else fs,
-                           exclude=(out_loc.path if local else out_loc.uri) if out_loc.protocol == loc.protocol else None)
+                           exclude=exclude)
     except FileNotFoundError:
         raise InputError(f"no files with extensions {', '.join(cfg.extensions)} under {uri}") from None
     entries = [parse_location(f.uri).uri for f in found]

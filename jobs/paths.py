@@ -27,14 +27,14 @@ from urllib.parse import unquote
 import fsspec
 
 __all__ = [
-    "UnsafePath",
     "Location",
-    "parse_location",
+    "UnsafePath",
+    "is_local",
     "join",
-    "resolve_entry",
+    "parse_location",
     "relative_to",
     "render_output_key",
-    "is_local",
+    "resolve_entry",
 ]
 
 _LOCAL = {None, "", "file", "local"}
@@ -62,7 +62,7 @@ class Location:
             return self.path
         return f"{self.protocol}://{self.path}"
 
-    def child(self, rel: str) -> "Location":
+    def child(self, rel: str) -> Location:
         return Location(self.protocol, join(self.path, rel))
 
 

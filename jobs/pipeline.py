@@ -35,18 +35,28 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from jobs.config import JobConfig, redacted
-from jobs.errors import (EXIT_ERROR_ROWS, EXIT_INTERNAL, EXIT_NOTHING_PROCESSED, EXIT_OK, JobFailed, LeaseHeld,
-                         SpecError, first_line, storage_step)
+from jobs.errors import (
+    EXIT_ERROR_ROWS,
+    EXIT_INTERNAL,
+    EXIT_NOTHING_PROCESSED,
+    EXIT_OK,
+    JobFailed,
+    LeaseHeld,
+    SpecError,
+    first_line,
+    storage_step,
+)
 from jobs.execution import execute_with_replans, init_ray
 from jobs.execution import is_system_fault as _is_system_fault  # noqa: F401 - kept importable from here
 from jobs.inputs import InputSet, resolve_inputs
@@ -65,7 +75,7 @@ from jobs.stages import StageSettings
 from jobs.storage import check_output_bucket, filesystem
 from jobs.summary import build_summary, format_summary
 
-__all__ = ["JobFailed", "JobInterrupted", "RunResult", "run_job", "make_job_id", "plan_resume"]
+__all__ = ["JobFailed", "JobInterrupted", "RunResult", "make_job_id", "plan_resume", "run_job"]
 
 log = logging.getLogger("frcrn.job")
 
@@ -128,7 +138,7 @@ class _Run:
     out_fs: Any
 
     @classmethod
-    def start(cls, cfg: JobConfig, job_id: str, echo, log_path: str | None) -> "_Run":
+    def start(cls, cfg: JobConfig, job_id: str, echo, log_path: str | None) -> _Run:
         out_loc = parse_location(cfg.output.uri)
         return cls(cfg=cfg, job_id=job_id, echo=echo, log_path=log_path, started_at=_now(),
                    t_start=time.perf_counter(), out_loc=out_loc,
@@ -295,7 +305,7 @@ def _record_failure(run: _Run, heartbeat: Heartbeat, err: BaseException) -> None
     record = {**heartbeat.record, "state": "failed", "failure": f"{type(err).__name__}: {first_line(err)}"}
     try:
         write_json(run.out_fs, f"{run.manifest_dir}/runs/{run.job_id}.json", record, retries=0)
-    except Exception as write_err:  # noqa: BLE001 - the failure itself is what gets reported
+    except Exception as write_err:  # the failure itself is what gets reported
         log.info("could not mark the run record as failed: %s", write_err)  # the log only
 
 

@@ -21,6 +21,7 @@ the newest row per input, so no input ever gets two rows.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -28,8 +29,9 @@ import logging
 import math
 import os
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,21 +43,21 @@ from fsspec.implementations.local import LocalFileSystem
 from jobs.storage import atomic_write, fetch_many
 
 __all__ = [
-    "SCHEMA",
     "PIPELINE_SCHEMA",
     "RESULT_COLUMNS",
-    "new_row",
-    "rows_to_table",
+    "SCHEMA",
     "conform",
+    "consolidate",
+    "delete_parts",
     "empty_table",
     "latest_per_input",
-    "part_key",
-    "write_part",
     "load_state",
-    "consolidate",
-    "write_manifest",
+    "new_row",
+    "part_key",
+    "rows_to_table",
     "write_json",
-    "delete_parts",
+    "write_manifest",
+    "write_part",
 ]
 
 log = logging.getLogger(__name__)
@@ -129,7 +131,7 @@ def _timestamps(values: Iterable[Any], typ: pa.DataType) -> pa.Array:
         if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT:
             millis.append(None)
         elif isinstance(v, (int, float, np.integer, np.floating)):
-            millis.append(int(round(float(v) * 1000)))
+            millis.append(round(float(v) * 1000))
         elif isinstance(v, datetime):
             t = pd.Timestamp(v)
             t = t.tz_localize("UTC") if t.tzinfo is None else t
@@ -217,7 +219,7 @@ def load_state(fs, manifest_dir: str, *, retries: int) -> tuple[pa.Table, list[s
             continue
         try:
             tables.append(_read_results(data))
-        except Exception as err:  # noqa: BLE001 - a torn or foreign object: ignore it
+        except Exception as err:  # a torn or foreign object: ignore it
             log.warning("result part %s is unreadable (%s); its inputs will be processed again", path, err)
     if not tables:
         return empty_table(), parts
@@ -310,11 +312,9 @@ def delete_parts(fs, parts: list[str]) -> None:
         return
     try:
         fs.rm(parts)
-    except Exception as err:  # noqa: BLE001 - leftovers are harmless: the next run dedups them
+    except Exception as err:  # leftovers are harmless: the next run dedups them
         log.warning("could not delete %d consolidated result parts: %s", len(parts), err)
     if isinstance(fs, LocalFileSystem):  # object stores have no folders to leave behind
         for folder in sorted({os.path.dirname(p) for p in parts}, reverse=True):
-            try:
+            with contextlib.suppress(OSError):
                 os.rmdir(folder)
-            except OSError:
-                pass

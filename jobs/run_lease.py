@@ -22,11 +22,12 @@ import os
 import socket
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from jobs.storage import fetch_many
 
-__all__ = ["find_live_run", "Heartbeat", "driver_identity"]
+__all__ = ["Heartbeat", "driver_identity", "find_live_run"]
 
 log = logging.getLogger("frcrn.job")
 
@@ -41,7 +42,7 @@ def find_live_run(fs, runs_dir: str, job_id: str, lease_seconds: float, *, retri
         return None
     paths = sorted(p for p in fs.find(runs_dir) if p.endswith(".json"))
     now = time.time() if now is None else now
-    for path, data in zip(paths, fetch_many(fs, paths, retries=retries)):
+    for _path, data in zip(paths, fetch_many(fs, paths, retries=retries)):
         if isinstance(data, BaseException):
             continue
         try:
@@ -94,7 +95,7 @@ class Heartbeat:
         while not self._stop.wait(self.interval):
             try:
                 self.beat()
-            except Exception as err:  # noqa: BLE001 - see the class docstring
+            except Exception as err:  # see the class docstring
                 log.warning("could not refresh the run's heartbeat: %s", err)
 
     def start(self) -> None:

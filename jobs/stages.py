@@ -22,12 +22,14 @@ file itself escape the UDFs, and those are retried by Ray (see ``jobs.pipeline``
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -37,9 +39,17 @@ from jobs.paths import parse_location
 from jobs.results import PIPELINE_SCHEMA, new_row, rows_to_table, write_part
 from jobs.storage import atomic_write, describe_io_error, fetch_many, filesystem
 
-__all__ = ["StageSettings", "ModelSettings", "ResultRecordError", "read_decode", "Enhance", "encode_write",
-           "write_outputs",
-           "load_enhancer", "PROGRESS_SCHEMA"]
+__all__ = [
+    "PROGRESS_SCHEMA",
+    "Enhance",
+    "ModelSettings",
+    "ResultRecordError",
+    "StageSettings",
+    "encode_write",
+    "load_enhancer",
+    "read_decode",
+    "write_outputs",
+]
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +126,7 @@ def read_decode(batch: pa.Table, settings: StageSettings) -> pa.Table:
         t0 = time.perf_counter()
         try:
             _decode_into(row, data, settings, scorer)
-        except Exception as err:  # noqa: BLE001 - one bad file must not stop the batch
+        except Exception as err:  # one bad file must not stop the batch
             log.exception("unexpected error reading %s", row["input_uri"])
             _fail(row, "read_error", f"{row['input_uri']}: unexpected {type(err).__name__} while reading: {err}")
         finally:
@@ -169,7 +179,7 @@ def _score_into(scorer, samples: np.ndarray, row: dict[str, Any], which: str) ->
         row[f"dnsmos_sig_{which}"] = s["sig"]
         row[f"dnsmos_bak_{which}"] = s["bak"]
         row[f"dnsmos_ovrl_{which}"] = s["ovrl"]
-    except Exception as err:  # noqa: BLE001 - quality columns are optional, the audio is not
+    except Exception as err:  # quality columns are optional, the audio is not
         log.warning("DNSMOS failed for %s: %s", row["input_uri"], err)
 
 
@@ -237,7 +247,7 @@ class Enhance:
     # file at a time, and a file that was in flight during CRASH_LIMIT deaths becomes a
     # `worker_crash` error row instead.
     @staticmethod
-    def _quarantine(todo: list[dict[str, Any]], marks: "_CrashMarks") -> list[dict[str, Any]]:
+    def _quarantine(todo: list[dict[str, Any]], marks: _CrashMarks) -> list[dict[str, Any]]:
         for r in todo:
             if marks.count(r["input_uri"]) >= CRASH_LIMIT:
                 _fail(r, "worker_crash", f"{r['input_uri']}: the model replica's process died "
@@ -246,7 +256,7 @@ class Enhance:
         return [r for r in todo if r["status"] == "pending"]
 
     @staticmethod
-    def _groups(todo: list[dict[str, Any]], marks: "_CrashMarks") -> list[list[dict[str, Any]]]:
+    def _groups(todo: list[dict[str, Any]], marks: _CrashMarks) -> list[list[dict[str, Any]]]:
         """One packed group, or one file per group when any file was in flight during a death."""
         if not todo:
             return []
@@ -277,7 +287,7 @@ class Enhance:
             total = sum(w.size for w in waves) or 1
             elapsed = time.perf_counter() - t0
             times = [elapsed * w.size / total for w in waves]
-        except Exception as err:  # noqa: BLE001 - isolate the culprit file by file
+        except Exception as err:  # isolate the culprit file by file
             log.warning("batch enhancement failed (%s: %s); retrying file by file", type(err).__name__, err)
             _free_accelerator_memory()
             results, times = [], []
@@ -285,7 +295,7 @@ class Enhance:
                 t1 = time.perf_counter()
                 try:
                     results.append(self.enhancer.enhance(w))
-                except Exception as e:  # noqa: BLE001
+                except Exception as e:
                     _free_accelerator_memory()
                     results.append(e)
                 times.append(time.perf_counter() - t1)
@@ -335,10 +345,8 @@ class _CrashMarks:
 
     def clear(self, uris: list[str]) -> None:
         for u in uris:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(self._path(u))
-            except OSError:
-                pass
 
 
 def _free_accelerator_memory() -> None:
@@ -347,7 +355,7 @@ def _free_accelerator_memory() -> None:
 
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-    except Exception:  # noqa: BLE001
+    except Exception:
         pass
 
 
@@ -379,7 +387,7 @@ def write_outputs(batch: pa.Table, settings: StageSettings) -> list[dict[str, An
         t0 = time.perf_counter()
         try:
             _write_output(row, _waveform(audio), fs, settings, scorer)
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             log.exception("unexpected error writing %s", row["output_uri"])
             _fail(row, "write_error", f"{row['output_uri']}: unexpected {type(err).__name__} while writing: {err}")
         finally:
@@ -406,7 +414,7 @@ def _write_output(row: dict[str, Any], y: np.ndarray, fs, settings: StageSetting
     try:
         atomic_write(fs, parse_location(uri).path, data, retries=settings.io_retries,
                      content_type=content_type("." + settings.output_format))
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         _fail(row, *describe_io_error(err, uri, "write"))
         return
     row.update(
@@ -428,5 +436,5 @@ def _record(rows: list[dict[str, Any]], fs, settings: StageSettings) -> None:
         row["finished_at"] = now
     try:
         write_part(fs, settings.output_parts_dir, settings.job_id, rows, retries=settings.io_retries)
-    except Exception as err:  # noqa: BLE001 - let Ray retry the task (outputs are idempotent)
+    except Exception as err:  # let Ray retry the task (outputs are idempotent)
         raise ResultRecordError(f"cannot record results under {settings.output_parts_dir}: {err}") from err

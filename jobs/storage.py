@@ -16,7 +16,8 @@ import json
 import logging
 import random
 import time
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import fsspec
 
@@ -24,8 +25,15 @@ from frcrn.storage import OBJECT_STORES
 from frcrn.storage import atomic_write as _atomic_write
 from jobs.errors import StorageFailure, endpoint_of, storage_step
 
-__all__ = ["filesystem", "fetch_many", "atomic_write", "is_transient", "describe_io_error", "OBJECT_STORES",
-           "check_output_bucket"]
+__all__ = [
+    "OBJECT_STORES",
+    "atomic_write",
+    "check_output_bucket",
+    "describe_io_error",
+    "fetch_many",
+    "filesystem",
+    "is_transient",
+]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -72,7 +80,7 @@ def _with_retries(fn: Callable[[], T], retries: int, what: str) -> T:
     for attempt in range(retries + 1):
         try:
             return fn()
-        except Exception as err:  # noqa: BLE001 - classified below
+        except Exception as err:  # classified below
             if attempt >= retries or not is_transient(err):
                 raise
             log.warning("transient error on %s (attempt %d/%d): %s", what, attempt + 1, retries + 1, err)
@@ -106,20 +114,20 @@ def fetch_many(fs, paths: list[str], *, retries: int, max_bytes: int | None = No
         try:
             fetched = fs.cat_ranges(list(paths), [0] * len(paths), [end] * len(paths), on_error="return")
             got = dict(zip(paths, fetched))
-        except Exception as err:  # noqa: BLE001 - whole-call failure: fall back to one by one
+        except Exception as err:  # whole-call failure: fall back to one by one
             got = {p: err for p in paths}
 
         def fetch_one(p: str) -> bytes:
             try:
                 return fs.cat_file(p, start=0, end=end)
-            except Exception as err:  # noqa: BLE001
+            except Exception as err:
                 if _range_not_satisfiable(err):
                     return b""
                 raise
     else:
         try:
             got = fs.cat(list(paths), on_error="return")
-        except Exception as err:  # noqa: BLE001 - whole-call failure: fall back to one by one
+        except Exception as err:  # whole-call failure: fall back to one by one
             got = {p: err for p in paths}
 
         def fetch_one(p: str) -> bytes:
@@ -134,7 +142,7 @@ def fetch_many(fs, paths: list[str], *, retries: int, max_bytes: int | None = No
         if isinstance(value, BaseException) and is_transient(value) and retries > 0:
             try:
                 value = _with_retries(lambda p=p: fetch_one(p), retries, p)
-            except Exception as err:  # noqa: BLE001
+            except Exception as err:
                 value = err
         out.append(value)
     return out

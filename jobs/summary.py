@@ -44,7 +44,7 @@ def build_summary(
         "finished_at": finished_at,
         "wall_seconds": round(wall_seconds, 3),
         "input": {"uri": input_uri, "sources": len(sources),
-                  "unique_inputs": int(len(final)), "duplicates": duplicates,
+                  "unique_inputs": len(final), "duplicates": duplicates,
                   "duplicate_examples": duplicate_examples},
         "output": {"uri": output_uri, "manifest": manifest_uri},
         "counts": {
@@ -68,7 +68,7 @@ def format_summary(s: dict[str, Any]) -> str:
         f"frcrn-job {s['job_id']}: {s['state']}" + (f" ({s['failure']})" if s["failure"] else ""),
         f"  inputs      {s['input']['unique_inputs']} unique ({s['input']['duplicates']} duplicate entries ignored)",
         f"  this run    ok {c['ok']}   error {c['error']}   skipped {c['skipped']} (done earlier)",
-        f"  manifest    " + "   ".join(f"{k} {v}" for k, v in sorted(s["manifest_counts"].items())),
+        "  manifest    " + "   ".join(f"{k} {v}" for k, v in sorted(s["manifest_counts"].items())),
         f"  audio       {s['hours_in']:.3f} h in -> {s['hours_out']:.3f} h out",
         f"  wall time   {s['wall_seconds']:.1f} s   throughput {s['throughput_x_realtime']} x real time",
         f"  results     {s['output']['manifest']}",

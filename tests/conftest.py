@@ -147,7 +147,7 @@ def moto_endpoint():
                 break
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError("moto_server exited at start")
+                raise RuntimeError("moto_server exited at start") from None
             time.sleep(0.1)
     else:
         proc.kill()
@@ -192,7 +192,7 @@ def ray_local():
             try:
                 ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
                 break
-            except Exception:  # noqa: BLE001
+            except Exception:
                 ray.shutdown()
                 if attempt == 2:
                     raise

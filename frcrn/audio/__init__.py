@@ -21,7 +21,26 @@ from .codec import (
 from .files import AUDIO_SUFFIXES, audio_files, list_audio_files, load_clips, read_audio, write_audio
 from .loudness import LEVEL_FLOOR_DBFS, clipping_fraction, level_dbfs, normalisation_gain
 
-from . import codec as _codec
-
-__all__ = [*_codec.__all__, "LEVEL_FLOOR_DBFS", "AUDIO_SUFFIXES", "read_audio", "write_audio", "audio_files",
-           "list_audio_files", "load_clips", "level_dbfs", "clipping_fraction", "normalisation_gain"]
+__all__ = [
+    "AUDIO_SUFFIXES",
+    "LEVEL_FLOOR_DBFS",
+    "MAX_SAMPLE_RATE",
+    "MIN_SAMPLE_RATE",
+    "SAMPLE_RATE",
+    "AudioError",
+    "AudioInfo",
+    "DecodedAudio",
+    "audio_files",
+    "clipping_fraction",
+    "decode_audio",
+    "downmix",
+    "encode_audio",
+    "level_dbfs",
+    "list_audio_files",
+    "load_clips",
+    "normalisation_gain",
+    "probe_audio",
+    "read_audio",
+    "resample",
+    "write_audio",
+]

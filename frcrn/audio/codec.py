@@ -18,17 +18,17 @@ import soundfile as sf
 import soxr
 
 __all__ = [
-    "SAMPLE_RATE",
-    "MIN_SAMPLE_RATE",
     "MAX_SAMPLE_RATE",
+    "MIN_SAMPLE_RATE",
+    "SAMPLE_RATE",
     "AudioError",
     "AudioInfo",
     "DecodedAudio",
-    "probe_audio",
     "decode_audio",
-    "resample",
     "downmix",
     "encode_audio",
+    "probe_audio",
+    "resample",
 ]
 
 SAMPLE_RATE: int = 16000

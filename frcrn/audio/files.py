@@ -14,7 +14,8 @@ from __future__ import annotations
 import glob
 import os
 import posixpath
-from typing import Any, Iterator, Mapping, NamedTuple, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import fsspec
 import numpy as np
@@ -26,8 +27,8 @@ from .codec import _FORMATS, SAMPLE_RATE, AudioError, DecodedAudio, decode_audio
 __all__ = [
     "AUDIO_SUFFIXES",
     "AudioFile",
-    "find_audio",
     "audio_files",
+    "find_audio",
     "list_audio_files",
     "load_clips",
     "read_audio",

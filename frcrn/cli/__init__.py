@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import checkpoint, enhance, train
 from . import eval as evaluate  # the command module, not the builtin

@@ -28,6 +28,7 @@ import argparse
 import ast
 import dataclasses
 import inspect
+import itertools
 import json
 import re
 import sys
@@ -54,7 +55,7 @@ def _field_docs(cls: type) -> dict[str, str]:
         return {}
     body = tree.body[0].body  # type: ignore[attr-defined]
     docs = {}
-    for node, following in zip(body, body[1:]):
+    for node, following in itertools.pairwise(body):
         if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
                 and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
                 and isinstance(following.value.value, str)):
@@ -238,7 +239,8 @@ def _enhance_files(todo: list[tuple[str, str]], model: Any, output: Any, options
     from jobs.paths import parse_location
     from jobs.stages import StageSettings, read_decode, write_outputs
 
-    base = StageSettings(job_id="frcrn-enhance", input_protocol="file", output_protocol=parse_location(output.uri).protocol,
+    base = StageSettings(job_id="frcrn-enhance", input_protocol="file",
+                         output_protocol=parse_location(output.uri).protocol,
                          output_parts_dir="", input_storage_options=options, output_storage_options=options,
                          output_format=output.format)
     done = 0
@@ -263,7 +265,8 @@ def add_parser(sub: Any) -> None:
     enhance.add_argument("-o", "--output", required=True, help="output folder (local path or URL)")
     enhance.add_argument("--checkpoint", help="weights: path or URL (default: the shipped default model)")
     enhance.add_argument("--format", default="wav", help="output format, 16-bit: wav or flac (default: wav)")
-    enhance.add_argument("--overwrite", action="store_true", help="redo outputs that already exist (default: skip them)")
+    enhance.add_argument("--overwrite", action="store_true",
+                         help="redo outputs that already exist (default: skip them)")
     enhance.add_argument("--storage-options", metavar="JSON",
                          help="fsspec storage options as a JSON object (default: $FRCRN_STORAGE_OPTIONS)")
     enhance.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

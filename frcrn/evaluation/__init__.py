@@ -28,6 +28,20 @@ from .config import INTRUSIVE, METRICS, NON_INTRUSIVE, SETS, EvalConfig, PairedS
 from .run import evaluate, run_eval
 from .scoring import SUMMARY_COLUMNS, family_summary, format_family_summary, format_summary, summarize
 
-__all__ = ["EvalConfig", "SyntheticSet", "PairedSet", "load_config", "evaluate", "run_eval", "summarize",
-           "format_summary", "family_summary", "format_family_summary", "METRICS", "INTRUSIVE",
-           "NON_INTRUSIVE", "SETS", "SUMMARY_COLUMNS"]
+__all__ = [
+    "INTRUSIVE",
+    "METRICS",
+    "NON_INTRUSIVE",
+    "SETS",
+    "SUMMARY_COLUMNS",
+    "EvalConfig",
+    "PairedSet",
+    "SyntheticSet",
+    "evaluate",
+    "family_summary",
+    "format_family_summary",
+    "format_summary",
+    "load_config",
+    "run_eval",
+    "summarize",
+]

@@ -5,16 +5,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 from ..config import ConfigError, load_typed
 from ..enhance import EnhanceConfig
 from ..quality.dnsmos import DEFAULT_MODEL as DEFAULT_DNSMOS_MODEL
 from ..training.data import SpeechMixtures
 
-__all__ = ["EvalConfig", "SyntheticSet", "PairedSet", "load_config", "METRICS", "INTRUSIVE", "NON_INTRUSIVE",
-           "SETS"]
+__all__ = [
+    "INTRUSIVE",
+    "METRICS",
+    "NON_INTRUSIVE",
+    "SETS",
+    "EvalConfig",
+    "PairedSet",
+    "SyntheticSet",
+    "load_config",
+]
 
 #: (column stem, label) in summary order. Per-item columns are ``<stem>_noisy`` and ``<stem>_enhanced``.
 METRICS: tuple[tuple[str, str], ...] = (

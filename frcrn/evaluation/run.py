@@ -8,7 +8,8 @@ import dataclasses
 import json
 import sys
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -78,7 +79,8 @@ def evaluate(config: EvalConfig, log: Callable[[str], None] = print) -> tuple[pd
             raise ConfigError(f"dnsmos_model: {err} (set dnsmos_model=null to skip DNSMOS)") from None
     counts = {s: sum(i.set == s for i in items) for s in SETS}
     log(f"evaluating {enhancer.model_id} ({enhancer.checkpoint.source if enhancer.checkpoint else '?'}, "
-        f"sha256 {enhancer.checkpoint_sha256[:12]}, path {config.path}) on " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
+        f"sha256 {enhancer.checkpoint_sha256[:12]}, path {config.path}) on "
+        + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
 
     rows: list[dict[str, Any]] = []
     bar = None

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -65,7 +66,7 @@ def score_chunk(chunk: list[Item], enhancer, dnsmos, config: EvalConfig) -> list
                 raise ValueError("empty audio")
             if not (np.isfinite(noisy).all() and (clean is None or np.isfinite(clean).all())):
                 raise ValueError("audio contains NaN or Inf samples")
-        except Exception as err:  # noqa: BLE001 - one unreadable file must not stop the evaluation
+        except Exception as err:  # one unreadable file must not stop the evaluation
             row["error"] = f"{type(err).__name__}: {err}"
             continue
         row["duration_s"] = noisy.size / 16000
@@ -159,7 +160,7 @@ def format_family_summary(by_family: pd.DataFrame) -> str:
              f"{'family':<28} {'items':>5} " + " ".join(f"{m:>9}" for m in FAMILY_METRICS)]
     for family, row in by_family.iterrows():
         values = " ".join(f"{row[m]:>+9.3f}" if math.isfinite(row[m]) else f"{'-':>9}" for m in FAMILY_METRICS)
-        lines.append(f"{str(family):<28} {int(row['items']):>5} {values}")
+        lines.append(f"{family!s:<28} {int(row['items']):>5} {values}")
     return "\n".join(lines)
 
 

@@ -10,12 +10,12 @@ from .config import ModelConfig
 from .network import FRCRN, FRCRNOutput, compile_for_inference
 
 __all__ = [
+    "DEFAULT_CHECKPOINT",
     "FRCRN",
-    "FRCRNOutput",
-    "ModelConfig",
     "CheckpointError",
     "CheckpointInfo",
-    "DEFAULT_CHECKPOINT",
+    "FRCRNOutput",
+    "ModelConfig",
     "compile_for_inference",
     "load_checkpoint",
     "save_checkpoint",

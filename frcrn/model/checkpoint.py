@@ -18,9 +18,10 @@ import io
 import json
 import pickle
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import fsspec
 import torch
@@ -100,7 +101,8 @@ def _torch_load(data: bytes, source: str) -> Any:
             f"tensors, which is how malicious checkpoints work; this one calls {refused.group(1)}). "
             f"Only plain state_dicts are accepted.") from None
     except Exception as error:
-        raise CheckpointError(f"{source} is not a readable PyTorch checkpoint: {type(error).__name__}: {error}") from None
+        raise CheckpointError(
+            f"{source} is not a readable PyTorch checkpoint: {type(error).__name__}: {error}") from None
 
 
 def _strip_prefixes(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -123,7 +125,8 @@ def _unwrap(obj: Any, source: str) -> tuple[dict[str, torch.Tensor], str]:
     state = _strip_prefixes(obj)
     not_tensors = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
     if not_tensors:
-        raise CheckpointError(f"{source} is not an FRCRN state_dict: entries that are not tensors: {_first(not_tensors)}")
+        raise CheckpointError(
+            f"{source} is not an FRCRN state_dict: entries that are not tensors: {_first(not_tensors)}")
     return state, fmt
 
 
@@ -201,7 +204,8 @@ def _load_safetensors(data: bytes, source: str) -> tuple[dict[str, torch.Tensor]
                               "make one with `frcrn convert`")
     header = json.loads(metadata[FORMAT_KEY])
     if header.get("format_version", 0) > FORMAT_VERSION:
-        raise CheckpointError(f"{source} was written by a newer frcrn (format {header['format_version']}); upgrade frcrn")
+        raise CheckpointError(
+            f"{source} was written by a newer frcrn (format {header['format_version']}); upgrade frcrn")
     return state, header
 
 

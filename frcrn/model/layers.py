@@ -12,7 +12,7 @@ folded into the convolution) and cached until the module trains, moves or loads 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 
@@ -36,14 +36,17 @@ _FSMN_PARAMS = {"linear.weight": "linear_weight", "linear.bias": "linear_bias",
 _U = r"(?P<u>unet2?)"
 # Each rule: official canonical key pattern -> native key template; `part` (re/im) is stacked in that order.
 _RULES = [
-    (re.compile(_U + r"\.(?P<kind>encoders|decoders)\.(?P<i>\d+)\.(?:conv\.conv|transconv\.tconv)_(?P<part>re|im)\.(?P<p>weight|bias)$"),
+    (re.compile(_U + r"\.(?P<kind>encoders|decoders)\.(?P<i>\d+)\.(?:conv\.conv|transconv\.tconv)"
+                     r"_(?P<part>re|im)\.(?P<p>weight|bias)$"),
      "{u}.{kind}.{i}.{p}"),
     (re.compile(_U + r"\.(?P<kind>encoders|decoders)\.(?P<i>\d+)\.bn\.bn_(?P<part>re|im)\.(?P<p>\w+)$"),
      "{u}.{kind}.{i}.bn.{p}"),
     (re.compile(_U + r"\.linear\.conv_(?P<part>re|im)\.(?P<p>weight|bias)$"), "{u}.linear.{p}"),
-    (re.compile(_U + r"\.(?P<kind>fsmn_enc|fsmn_dec)\.(?P<i>\d+)\.fsmn_(?P<part>re|im)_L1\.(?P<p>linear\.weight|linear\.bias|project\.weight|conv1\.weight)$"),
+    (re.compile(_U + r"\.(?P<kind>fsmn_enc|fsmn_dec)\.(?P<i>\d+)\.fsmn_(?P<part>re|im)_L1\."
+                     r"(?P<p>linear\.weight|linear\.bias|project\.weight|conv1\.weight)$"),
      "{u}.{kind}.{i}.layers.0.{p}"),
-    (re.compile(_U + r"\.fsmn\.fsmn_(?P<part>re|im)_L(?P<layer>[12])\.(?P<p>linear\.weight|linear\.bias|project\.weight|conv1\.weight)$"),
+    (re.compile(_U + r"\.fsmn\.fsmn_(?P<part>re|im)_L(?P<layer>[12])\."
+                     r"(?P<p>linear\.weight|linear\.bias|project\.weight|conv1\.weight)$"),
      "{u}.fsmn.layers.{layer}.{p}"),
     (re.compile(_U + r"\.(?P<kind>se_layers_enc|se_layers_dec)\.(?P<i>\d+)\.(?P<p>fc_[ri]\.[02]\.(?:weight|bias))$"),
      "{u}.{kind}.{i}.{p}"),
@@ -113,7 +116,8 @@ def _fits(stacked: torch.Size, native: torch.Size) -> bool:
     equal but for size-1 axes (FSMN memory kernels are [C, 1, k, 1] officially, [C, k] natively), or
     batch-norm vectors [2, C] -> [2C]. Equal element counts alone are not enough: a [5, 2] kernel
     stored as [2, 5] has the same count but would load scrambled."""
-    squeeze = lambda shape: tuple(d for d in shape if d != 1)
+    def squeeze(shape: torch.Size) -> tuple[int, ...]:
+        return tuple(d for d in shape if d != 1)
     if squeeze(stacked) == squeeze(native):
         return True
     return len(native) == 1 and len(stacked) == 2 and stacked[0] * stacked[1] == native[0]
@@ -163,7 +167,8 @@ def official_to_native(canonical: Mapping[str, torch.Tensor], config: ModelConfi
     for target, pair in parts.items():
         if len(pair) != 2:
             missing = "imaginary" if 1 not in pair else "real"
-            raise LayoutError(f"{target!r}: the {missing} part is missing (found {_first(sources[target].values())} only)")
+            raise LayoutError(
+                f"{target!r}: the {missing} part is missing (found {_first(sources[target].values())} only)")
         if pair[0].shape != pair[1].shape:
             raise LayoutError(f"{target!r}: real and imaginary parts differ in shape: {sources[target][0]!r} is "
                               f"{tuple(pair[0].shape)}, {sources[target][1]!r} is {tuple(pair[1].shape)}")

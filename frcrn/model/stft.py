@@ -36,7 +36,8 @@ def _stft_kernels(win_len: int, fft_len: int) -> tuple[torch.Tensor, torch.Tenso
     basis = np.fft.rfft(np.eye(fft_len))[:win_len]
     forward = np.concatenate([basis.real, basis.imag], 1).T
     inverse = np.linalg.pinv(forward).T
-    as_kernel = lambda k: torch.from_numpy((k * window)[:, None, :].astype(np.float32))
+    def as_kernel(k: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy((k * window)[:, None, :].astype(np.float32))
     return as_kernel(forward), as_kernel(inverse), torch.from_numpy(window[None, :, None].astype(np.float32))
 
 

@@ -28,12 +28,24 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["Dnsmos", "get_scorer", "window_starts", "make_windows", "map_raw", "DEFAULT_MODEL",
-           "SAMPLE_RATE", "WINDOW", "HOP", "POLYNOMIALS", "KEYS"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "HOP",
+    "KEYS",
+    "POLYNOMIALS",
+    "SAMPLE_RATE",
+    "WINDOW",
+    "Dnsmos",
+    "get_scorer",
+    "make_windows",
+    "map_raw",
+    "window_starts",
+]
 
 SAMPLE_RATE = 16000
 INPUT_SECONDS = 9.01

@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["si_sdr", "pesq_wb", "pesq_nb", "stoi", "estoi", "MetricWarning", "SI_SDR_MAX_DB"]
+__all__ = ["SI_SDR_MAX_DB", "MetricWarning", "estoi", "pesq_nb", "pesq_wb", "si_sdr", "stoi"]
 
 #: SI-SDR is capped here: an estimate equal to the reference would otherwise score +inf,
 #: which no average survives.

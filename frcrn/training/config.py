@@ -11,7 +11,7 @@ from typing import Any, Literal
 from ..model.config import ModelConfig
 from .data import SpeechMixtures
 
-__all__ = ["DataConfig", "OptimConfig", "DistributedConfig", "TrainConfig"]
+__all__ = ["DataConfig", "DistributedConfig", "OptimConfig", "TrainConfig"]
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ the mixtures from :mod:`frcrn.training.mixtures`.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 import numpy as np
 
@@ -127,5 +128,5 @@ class SpeechMixtures:
         return replace(mix, snr_db=tuple(self.validation_snr_db)) if self.validation_snr_db else mix
 
     def mixture_config(self) -> MixtureConfig:
-        crop = int(round(self.crop_seconds * 16000 / 320)) * 320
+        crop = round(self.crop_seconds * 16000 / 320) * 320
         return MixtureConfig(crop_seconds=crop / 16000, snr_db=tuple(self.snr_db), level_dbfs=tuple(self.level_dbfs))

@@ -22,8 +22,9 @@ Conventions:
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -38,11 +39,11 @@ if TYPE_CHECKING:
 __all__ = [
     "MixtureConfig",
     "MixtureDataset",
-    "split_speech_files",
+    "make_mixture",
     "make_validation_set",
     "mix_at_snr",
     "mix_clean_noise",
-    "make_mixture",
+    "split_speech_files",
 ]
 
 MAX_PEAK = 0.99
@@ -61,7 +62,7 @@ class MixtureConfig:
 
     @property
     def crop_samples(self) -> int:
-        return int(round(self.crop_seconds * self.sample_rate))
+        return round(self.crop_seconds * self.sample_rate)
 
 
 # ----------------------------------------------------------------------------- files
@@ -114,10 +115,7 @@ def mix_clean_noise(
     p_clean, p_noise = _power(c), _power(v)
     if p_noise <= 0.0:
         raise ValueError("noise is silent")
-    if p_clean > 0.0:
-        noise_gain = np.sqrt(p_clean / (p_noise * 10.0 ** (snr_db / 10.0)))
-    else:
-        noise_gain = 1.0
+    noise_gain = np.sqrt(p_clean / (p_noise * 10.0 ** (snr_db / 10.0))) if p_clean > 0.0 else 1.0
     mix = c + noise_gain * v
     gain = 1.0
     if level_dbfs is not None:
@@ -322,7 +320,7 @@ def make_validation_set(
     for _ in range(int(count)):
         item_config = config
         if seconds:
-            hops = int(round(float(length_rng.uniform(seconds[0], seconds[1])) * config.sample_rate / 320))
+            hops = round(float(length_rng.uniform(seconds[0], seconds[1])) * config.sample_rate / 320)
             item_config = replace(config, crop_seconds=max(hops, 1) * 320 / config.sample_rate)
         items.append(make_mixture(clips, item_config, rng, weights=weights, recorded_noise=recorded_noise,
                                   recorded_noise_prob=recorded_noise_prob, rirs=rirs, rir_prob=rir_prob))

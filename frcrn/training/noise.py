@@ -55,16 +55,16 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 __all__ = [
-    "NOISE_FAMILIES",
     "FAMILY_WEIGHTS",
+    "NOISE_FAMILIES",
+    "benchmark",
     "make_noise",
     "random_noise",
-    "benchmark",
 ]
 
 NOISE_FAMILIES: tuple[str, ...] = (
@@ -401,10 +401,7 @@ def _gen_machine(n, rng, sr, _babble):
 
 
 def _gen_bursts(n, rng, sr, _babble):
-    if rng.random() < 0.5:
-        base = _colored(n, rng, sr, rng.uniform(0.0, 2.0))
-    else:
-        base = _band(n, rng, sr)
+    base = _colored(n, rng, sr, rng.uniform(0.0, 2.0)) if rng.random() < 0.5 else _band(n, rng, sr)
     base = _unit_rms(base).astype(np.float64)
     on_mean = _log_uniform(rng, 0.05, 0.8) * sr
     off_mean = _log_uniform(rng, 0.05, 1.2) * sr

@@ -41,19 +41,19 @@ import glob
 import os
 import re
 import struct
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 
 __all__ = [
-    "RecordedSound",
     "KNOWN_PACKAGES",
     "PERMISSIVE_LICENCES",
+    "RecordedSound",
     "list_recorded_sounds",
     "load_recorded_sound",
-    "summarize",
     "read_opensfx_bank",
+    "summarize",
 ]
 
 #: Licences with no share-alike or copyleft terms.

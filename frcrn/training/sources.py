@@ -18,15 +18,16 @@ import posixpath
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
 import numpy as np
 
 __all__ = [
-    "speaker_of",
-    "family_of",
-    "split_groups",
-    "split_by_family",
     "NoisePool",
     "RirPool",
+    "family_of",
+    "speaker_of",
+    "split_by_family",
+    "split_groups",
 ]
 
 _LIBRISPEECH = re.compile(r"(?:^|[^0-9])(\d+)-\d+-\d+$")
@@ -77,7 +78,7 @@ def split_groups(
     unique = sorted({os.fspath(p) for p in paths})
     groups = sorted({key(p) for p in unique})
     n = len(groups)
-    n_val = int(round(n * fraction))
+    n_val = round(n * fraction)
     if fraction > 0 and n >= 2:
         n_val = max(n_val, 1)
     n_val = min(n_val, max(n - 1, 0))

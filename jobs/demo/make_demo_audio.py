@@ -35,8 +35,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 if ROOT not in sys.path:  # run as a script from a source checkout
     sys.path.insert(0, ROOT)
 
-from frcrn.training.mixtures import mix_at_snr  # noqa: E402
-from frcrn.training.noise import make_noise  # noqa: E402
+from frcrn.training.mixtures import mix_at_snr  # noqa: E402 - after the sys.path entry above
+from frcrn.training.noise import make_noise  # noqa: E402 - after the sys.path entry above
 
 SEED = 20240601
 SR = 16000

@@ -114,7 +114,8 @@ def test_audio_files_understands_globs_folders_lists_and_single_files(tmp_path):
         (tmp_path / rel).write_bytes(b"")
     (tmp_path / "list.txt").write_text("# corpus\na/2.flac\n\n/abs/x.wav  # absolute kept\ns3://b/y.wav\n")
     assert audio_files(str(tmp_path / "a" / "*.wav")) == [str(tmp_path / "a" / "1.wav")]
-    assert audio_files(str(tmp_path / "a" / "**" / "*.wav")) == [str(tmp_path / "a" / p) for p in ("1.wav", "deep/3.wav")]
+    assert audio_files(str(tmp_path / "a" / "**" / "*.wav")) == [
+        str(tmp_path / "a" / p) for p in ("1.wav", "deep/3.wav")]
     assert audio_files(str(tmp_path / "a")) == [str(tmp_path / "a" / p) for p in ("1.wav", "2.flac", "deep/3.wav")]
     assert audio_files(str(tmp_path / "list.txt")) == [str(tmp_path / "a" / "2.flac"), "/abs/x.wav", "s3://b/y.wav"]
     assert audio_files(str(tmp_path / "a" / "1.wav")) == [str(tmp_path / "a" / "1.wav")]

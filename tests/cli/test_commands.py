@@ -43,8 +43,9 @@ def test_job_help_is_the_job_commands_help(capsys):
 
 
 def test_train_config_error_is_one_line_naming_the_key(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "frcrn.cli", "train", "configs/train_default.yaml", "model.width=12"],
-                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "frcrn.cli", "train", "configs/train_default.yaml", "model.width=12"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == [
         "frcrn: config error: configs/train_default.yaml: model.width: must be a positive multiple of 8, got 12"]

@@ -9,6 +9,7 @@ every other Ray instance on the machine.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -96,7 +97,7 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
         if proc.poll() is not None:
             raise RuntimeError(f"ray start exited with {proc.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback only
+            with urllib.request.urlopen(url, timeout=2) as resp:  # loopback only
                 if resp.status == 200:
                     return
         except urllib.error.HTTPError as err:
@@ -108,7 +109,7 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
     raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
 
 
-def _wait_jobs_api(head: "LocalHead", timeout: float) -> None:
+def _wait_jobs_api(head: LocalHead, timeout: float) -> None:
     """The dashboard answers before the Jobs module is ready; poll it with the real client."""
     deadline = time.time() + timeout
     last = None
@@ -140,20 +141,16 @@ def _stop(proc: subprocess.Popen) -> None:
         return
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            pass
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(pgid, sig)
         except ProcessLookupError:
             return
         time.sleep(2 if sig == signal.SIGTERM else 0)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):  # pragma: no cover
         proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:  # pragma: no cover
-        pass
 
 
 def _start_head(log: Path) -> LocalHead:

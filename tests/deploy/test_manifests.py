@@ -85,7 +85,7 @@ def test_no_literal_credentials_anywhere_in_deploy():
 
 
 def test_rayjob_runs_the_job_and_cleans_up():
-    (path, job), = by_kind("RayJob")
+    (_path, job), = by_kind("RayJob")
     assert job["apiVersion"] == "ray.io/v1"
     spec = job["spec"]
     entrypoint = spec["entrypoint"]

@@ -47,7 +47,7 @@ def run_block(block: str, manifest, tmp_path, monkeypatch) -> dict:
     code = re.sub(r"^MANIFEST = .*$", f"MANIFEST = {str(manifest)!r}", block, count=1, flags=re.M)
     monkeypatch.chdir(tmp_path)
     namespace: dict = {"__name__": "__runbook__"}
-    exec(compile(code, str(README), "exec"), namespace)  # noqa: S102 - our own documentation
+    exec(compile(code, str(README), "exec"), namespace)  # our own documentation
     return namespace
 
 

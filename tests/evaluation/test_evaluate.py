@@ -74,7 +74,7 @@ def test_synthetic_defaults_are_the_default_training_runs_validation_set():
 
 
 def test_config_errors_name_the_key():
-    with pytest.raises(ConfigError, match="did you mean 'synthetic.count'"):
+    with pytest.raises(ConfigError, match=r"did you mean 'synthetic.count'"):
         ev.load_config(None, ["synthetic.cout=3"])
     with pytest.raises(ConfigError, match="pair_by"):
         ev.load_config(None, ["paired.pair_by=stem"])
@@ -205,7 +205,8 @@ def test_pairing_by_name_and_fileid():
     noisy = [("book_07_snr5_fileid_12.wav", "n/12"), ("door_snr0_fileid_3.wav", "n/3"), ("other.wav", "n/x")]
     clean = [("clean_fileid_3.wav", "c/3"), ("clean_fileid_12.wav", "c/12")]
     pairs, missing, how = pair_files(noisy, clean)
-    assert how == "fileid" and missing == ["other.wav"] and [(p[1], p[2]) for p in pairs] == [("n/12", "c/12"), ("n/3", "c/3")]
+    assert how == "fileid" and missing == ["other.wav"] and [(p[1], p[2]) for p in pairs] == [
+        ("n/12", "c/12"), ("n/3", "c/3")]
 
 
 def test_unmatched_files_fail_unless_allowed(tmp_path, tiny_checkpoint, capsys):

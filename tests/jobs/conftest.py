@@ -29,7 +29,7 @@ def model_overrides(checkpoint: str) -> list[str]:
 
 def tone(seconds: float, rate: int, channels: int = 1, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    n = int(round(seconds * rate))
+    n = round(seconds * rate)
     t = np.arange(n) / rate
     x = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(n)
     x = x.astype(np.float32)
@@ -61,7 +61,7 @@ def corpus(long_seconds: float | None = 180.0, n_short: int = 16) -> tuple[dict[
         sub = "spk_a" if i % 2 else "spk_b/deeper"
         rel = f"{sub}/clip_{i:02d}_{rate}_{ch}ch.{fmt}"
         files[rel] = encode(tone(secs, rate, ch, seed=i), rate, fmt.upper())
-        expect[rel] = {"status": "ok", "rate": rate, "channels": ch, "seconds": int(round(secs * rate)) / rate}
+        expect[rel] = {"status": "ok", "rate": rate, "channels": ch, "seconds": round(secs * rate) / rate}
     if long_seconds:
         rel = "long/long_3min_16k.wav"
         files[rel] = encode(tone(long_seconds, 16000, 1, seed=99), 16000)

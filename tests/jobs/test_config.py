@@ -97,7 +97,7 @@ def test_cli_config_error_exit_code(capsys):
 
 def test_defaults_dataclass_is_frozen():
     cfg = JobConfig()
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - any refusal will do (FrozenInstanceError today)
         cfg.input.uri = "x"  # type: ignore[misc]
     assert os.path.basename(LOCAL) == "local.yaml"
 
@@ -123,7 +123,8 @@ def test_model_enhance_is_frcrns_enhance_config():
 
     cfg = load_config(LOCAL)
     assert isinstance(cfg.model.enhance, EnhanceConfig)
-    assert [f.name for f in dataclasses.fields(cfg.model.enhance)] == [f.name for f in dataclasses.fields(EnhanceConfig)]
+    assert [f.name for f in dataclasses.fields(cfg.model.enhance)] == [
+        f.name for f in dataclasses.fields(EnhanceConfig)]
     assert cfg.model.enhance.device == "cpu"
     defaults = {f.name: f.default for f in dataclasses.fields(EnhanceConfig)}
     assert {k: v for k, v in dataclasses.asdict(cfg.model.enhance).items() if k != "device"} == \

@@ -14,10 +14,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from jobs.cli import main
-
-from . import factories
 from tests.support.s3 import list_keys
 
+from . import factories
 from .conftest import ROOT, corpus, encode, model_overrides, tone
 
 LOCAL = str(ROOT / "configs" / "local.yaml")
@@ -47,7 +46,8 @@ def test_exit_0_every_input_ok_or_skipped(tmp_path, capsys, ray_local, tiny_chec
     args = [f"input.uri={tmp_path}/m.csv", f"output.uri={tmp_path}/out", *model_overrides(tiny_checkpoint)]
     code, out, err = _run(capsys, *args)
     assert code == 0, out + err
-    assert _last_line(out) == f"frcrn-job: finished: all 1 inputs ok; manifest: {tmp_path}/out/_manifest/results.parquet"
+    assert _last_line(out) == (
+        f"frcrn-job: finished: all 1 inputs ok; manifest: {tmp_path}/out/_manifest/results.parquet")
     code, out, err = _run(capsys, *args)  # resumed: skipped counts as done
     assert code == 0 and "all 1 inputs ok (1 done by an earlier run)" in _last_line(out), out + err
 
@@ -71,7 +71,8 @@ def test_exit_3_some_error_rows_names_count_types_and_manifest(s3, capsys, ray_l
 
     code, out, err = _run(capsys, *args, "job.fail_on_error_rows=false")  # the switch: 0, same line
     assert code == 0, out + err
-    assert _last_line(out).startswith("frcrn-job: finished with 3 error rows of 5 inputs (undecodable 2, unsafe_path 1)")
+    assert _last_line(out).startswith(
+        "frcrn-job: finished with 3 error rows of 5 inputs (undecodable 2, unsafe_path 1)")
     assert "job.fail_on_error_rows is false" in _last_line(out)
 
 

@@ -69,7 +69,7 @@ def test_end_to_end_local_with_dnsmos(tmp_path, ray_local, tiny_checkpoint):
 
 def test_resume_redoes_only_what_is_missing(tmp_path, ray_local, tiny_checkpoint):
     inp, out = tmp_path / "in", tmp_path / "out"
-    files, expect = _write_corpus(inp, n_short=6)
+    files, _expect = _write_corpus(inp, n_short=6)
     _manifest(inp, list(files), label=list(range(len(files))))
     base = [f"input.uri={inp}/manifest.parquet", f"output.uri={out}", "output.format=flac",
             "output.sample_rate=input", *model_overrides(tiny_checkpoint)]
@@ -164,8 +164,9 @@ def test_cli_module_entry_point(tmp_path):
     assert lines[-1] == f"frcrn-job: finished: all 2 inputs ok; manifest: {out}/_manifest/results.parquet"
     for noise in ("core_worker", "Token authentication", "logging_progress", "streaming_executor", "(raylet)"):
         assert noise not in proc.stdout, (noise, proc.stdout)
-    log_file = lines[0].split(": log file ", 1)[1]
-    assert "core_worker.cc" in open(log_file).read()  # the native line Ray prints for actor restarts
+    with open(lines[0].split(": log file ", 1)[1]) as f:
+        log_text = f.read()
+    assert "core_worker.cc" in log_text  # the native line Ray prints for actor restarts
 
 
 def test_resume_redoes_outputs_made_by_another_checkpoint(tmp_path, ray_local, tiny_checkpoint):

@@ -116,7 +116,8 @@ def test_end_to_end_s3(s3, ray_local, tiny_checkpoint):
 def test_path_escapes_on_s3(s3, ray_local, tiny_checkpoint):
     client, bucket = s3["client"], s3["bucket"]
     client.create_bucket(Bucket=bucket + "-other")
-    client.put_object(Bucket=bucket + "-other", Key="secret.wav", Body=corpus(None, 1)[0]["spk_b/deeper/clip_00_8000_2ch.wav"])
+    client.put_object(Bucket=bucket + "-other", Key="secret.wav",
+                      Body=corpus(None, 1)[0]["spk_b/deeper/clip_00_8000_2ch.wav"])
     files, _ = corpus(None, 1)
     (rel, data), = [(k, v) for k, v in files.items() if k.startswith("spk")]
     client.put_object(Bucket=bucket, Key=f"in/{rel}", Body=data)

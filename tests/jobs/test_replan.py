@@ -16,7 +16,7 @@ def _chained(outer: Exception, inner: Exception) -> Exception:
             raise inner
         except Exception as err:
             raise outer from err
-    except Exception as caught:  # noqa: BLE001
+    except Exception as caught:
         return caught
 
 

@@ -20,7 +20,8 @@ LOCAL = str(ROOT / "configs" / "local.yaml")
 def _record(folder, job_id, state="running", age=0.0):
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{job_id}.json").write_text(json.dumps(
-        {"job_id": job_id, "state": state, "started_at": "2026-01-01T00:00:00+00:00", "heartbeat_at": time.time() - age}))
+        {"job_id": job_id, "state": state, "started_at": "2026-01-01T00:00:00+00:00",
+         "heartbeat_at": time.time() - age}))
 
 
 def test_a_running_run_with_a_fresh_heartbeat_holds_the_lease(tmp_path):

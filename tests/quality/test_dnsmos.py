@@ -32,7 +32,7 @@ def _reference_window_starts(num_samples: int) -> list[int]:
 
 @pytest.mark.parametrize("seconds", [0.3, 1.0, 2.0, 2.4, 4.7, 8.5, 9.0, 9.01, 10.0, 10.5, 11.2, 17.9, 30.0, 130.5])
 def test_window_selection_is_the_reference_scripts(seconds):
-    n = int(round(seconds * 16000))
+    n = round(seconds * 16000)
     assert dnsmos.window_starts(n) == _reference_window_starts(n)
 
 

@@ -42,7 +42,8 @@ def _enhance_actors():
 
 
 def main(spec_path: str, result_path: str) -> None:
-    spec = json.load(open(spec_path))
+    with open(spec_path) as f:
+        spec = json.load(f)
     import boto3
     import ray
     from ray.cluster_utils import Cluster
@@ -64,7 +65,7 @@ def main(spec_path: str, result_path: str) -> None:
             ray.init(address=cluster.address, logging_level="WARNING", log_to_driver=False)
             cluster.wait_for_nodes(timeout=120)
             break
-        except Exception:  # noqa: BLE001
+        except Exception:
             ray.shutdown()
             if cluster is not None:
                 cluster.shutdown()
@@ -77,15 +78,15 @@ def main(spec_path: str, result_path: str) -> None:
             res = {"injected": None}
             box = {}
 
-            def run():
+            def run(overrides: list[str], box: dict) -> None:
                 try:
-                    r = run_job(load_config(spec["config"], sc["overrides"]), echo=lambda *_: None)
+                    r = run_job(load_config(spec["config"], overrides), echo=lambda *_: None)
                     box["exit_code"], box["summary"] = r.exit_code, r.summary
-                except BaseException as err:  # noqa: BLE001
+                except BaseException as err:
                     box["error"] = "".join(traceback.format_exception(err))[-3000:]
 
             start = time.time()
-            th = threading.Thread(target=run, daemon=True)
+            th = threading.Thread(target=run, args=(sc["overrides"], box), daemon=True)
             th.start()
             deadline = start + spec["first_output_timeout"]
             while time.time() < deadline and th.is_alive() and not _audio_keys(client, spec["bucket"], sc["prefix"]):
@@ -112,13 +113,18 @@ def main(spec_path: str, result_path: str) -> None:
             res["seconds"] = round(time.time() - start, 1)
             res.update(box)
             results["scenarios"][name] = res
-            json.dump(results, open(result_path, "w"), indent=1, default=str)
+            _save(results, result_path)
             if th.is_alive():
                 break  # a hung job: report, do not start the next one on a broken cluster
     finally:
-        json.dump(results, open(result_path, "w"), indent=1, default=str)
+        _save(results, result_path)
         ray.shutdown()
         cluster.shutdown()
+
+
+def _save(results: dict, result_path: str) -> None:
+    with open(result_path, "w") as f:
+        json.dump(results, f, indent=1, default=str)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import pytest
 import soundfile as sf
 
 from tests.support.s3 import list_keys
@@ -30,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 LOCAL = str(ROOT / "configs" / "local.yaml")
 
 
-def job_overrides(s3, checkpoint: str, in_key: str, out_prefix: str, *extra: str, endpoint: str | None = None) -> list[str]:
+def job_overrides(s3, checkpoint: str, in_key: str, out_prefix: str, *extra: str,
+                  endpoint: str | None = None) -> list[str]:
     """Overrides for a job on the moto bucket (optionally through a proxy endpoint)."""
     options = dict(s3["options"])
     if endpoint:
@@ -56,8 +56,9 @@ def run_inprocess(overrides: list[str]):
 def start_cli(overrides: list[str], *, env: dict | None = None, log_path: Path | None = None) -> subprocess.Popen:
     """``python -m jobs run configs/local.yaml <overrides>`` in a new process (own process group)."""
     full_env = {**os.environ, **(env or {})}
-    full_env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([str(ROOT)] + [p for p in full_env.get("PYTHONPATH", "").split(os.pathsep) if p]))
-    out = open(log_path, "wb") if log_path else subprocess.DEVNULL
+    inherited = [p for p in full_env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    full_env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([str(ROOT)] + inherited))
+    out = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115 - the child writes to it for its life
     return subprocess.Popen([sys.executable, "-m", "jobs", "run", LOCAL, *overrides], cwd=str(ROOT),
                             env=full_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                             preexec_fn=_default_sigint)
@@ -76,7 +77,7 @@ def wait(proc: subprocess.Popen, timeout: float) -> int:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=30)
-        raise AssertionError(f"job subprocess did not finish within {timeout} s")
+        raise AssertionError(f"job subprocess did not finish within {timeout} s") from None
 
 
 def read_manifest(client, bucket: str, prefix: str) -> pd.DataFrame:

@@ -36,7 +36,7 @@ class Case:
 
 def tone(seconds: float, rate: int = RATE, channels: int = 1, seed: int = 0, amp: float = 0.3) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    n = int(round(seconds * rate))
+    n = round(seconds * rate)
     t = np.arange(n) / rate
     x = (amp * np.sin(2 * np.pi * 220 * t) + 0.05 * amp * rng.standard_normal(n)).astype(np.float32)
     if channels == 1:

@@ -21,6 +21,7 @@ on). Every request and fault is counted in ``stats`` so tests can prove faults r
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import random
 import socket
@@ -103,10 +104,8 @@ class FaultProxy:
                 # SO_LINGER with a zero timeout turns close() into a TCP RST.
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 self.close_connection = True
-                try:
+                with contextlib.suppress(OSError):
                     self.connection.close()
-                except OSError:
-                    pass
 
             def _send(self, status: int, headers: list[tuple[str, str]], body: bytes, *, send_body: bool = True,
                       truncate: bool = False) -> None:
@@ -161,7 +160,7 @@ class FaultProxy:
         self._thread = threading.Thread(target=self.server.serve_forever, name="faultproxy", daemon=True)
 
     # ----------------------------------------------------------------- plumbing
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> FaultProxy:
         self._thread.start()
         return self
 

@@ -14,8 +14,17 @@ import pytest
 
 from tests.support.s3 import list_keys
 
-from .conftest import (assert_outputs_decode, audio_keys, job_overrides, read_manifest, read_summary,
-                       run_inprocess, start_cli, wait, wait_for)
+from .conftest import (
+    assert_outputs_decode,
+    audio_keys,
+    job_overrides,
+    read_manifest,
+    read_summary,
+    run_inprocess,
+    start_cli,
+    wait,
+    wait_for,
+)
 from .corpus import encode, tone
 
 N_FILES = 24
@@ -69,7 +78,8 @@ def test_interrupt_then_resume(s3, ray_local, tiny_checkpoint, tmp_path, sig):
     assert done_at_signal < N_FILES
     first = read_manifest(client, bucket, "out")
     assert len(first) == N_FILES and first["input_uri"].is_unique
-    assert set(first["status"]) <= {"ok", "error"} and set(first.loc[first["status"] == "error", "error_type"]) <= {"job_failed"}
+    assert set(first["status"]) <= {"ok", "error"} and set(
+        first.loc[first["status"] == "error", "error_type"]) <= {"job_failed"}
     assert (first["status"] == "error").any()
     assert read_summary(client, bucket, "out")["failure"] == f"interrupted by {sig.name}"
 

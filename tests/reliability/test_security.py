@@ -14,7 +14,6 @@ input-controlled output metadata.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import pickle
@@ -86,8 +85,8 @@ def test_no_credentials_in_logs_manifest_or_summary(s3, ray_local, tiny_checkpoi
         client.put_object(Bucket=bucket, Key=f"in/{name}", Body=encode(tone(0.6, seed=len(name))))
     client.put_object(Bucket=bucket, Key="in/denied.wav", Body=encode(tone(0.5)))
     entries = names + ["denied.wav", "missing.wav"]
-    client.put_object(Bucket=bucket, Key="in/m.csv",
-                      Body=pd.DataFrame({"audio_uri": entries, "title": ["t"] * len(entries)}).to_csv(index=False).encode())
+    manifest = pd.DataFrame({"audio_uri": entries, "title": ["t"] * len(entries)})
+    client.put_object(Bucket=bucket, Key="in/m.csv", Body=manifest.to_csv(index=False).encode())
     # Credentials via storage options (input/output) AND the AWS_* environment of the driver.
     plan = FaultPlan(rate=0.25, kinds=("500", "slowdown", "reset"), methods=("GET", "PUT"), seed=7,
                      deny=[Deny("in/denied.wav", "403")])
@@ -107,7 +106,8 @@ def test_no_credentials_in_logs_manifest_or_summary(s3, ray_local, tiny_checkpoi
 
     df = read_manifest(client, bucket, "out")
     assert set(df.loc[df["status"] == "error", "error_type"]) == {"permission_denied", "not_found"}
-    artefacts = {"stdout/stderr": text, "job log file": job_log.read_text(errors="replace"), "manifest": df.to_json(date_format="iso")}
+    artefacts = {"stdout/stderr": text, "job log file": job_log.read_text(errors="replace"),
+                 "manifest": df.to_json(date_format="iso")}
     for key in list_keys(client, bucket):
         if key.startswith("out/_manifest/"):
             artefacts[key] = client.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8", "replace")

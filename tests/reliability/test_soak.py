@@ -59,7 +59,7 @@ def test_soak_no_leaks(s3, ray_local, tiny_checkpoint):
         while not done.wait(1.0):
             try:
                 n_out = len(client.list_objects_v2(Bucket=bucket, Prefix="out/_manifest/_parts/").get("Contents", []))
-            except Exception:  # noqa: BLE001
+            except Exception:
                 continue
             frac = n_out * 64 / N_FILES  # parts hold files_per_write_task=64 rows
             for pid in _replica_pids():

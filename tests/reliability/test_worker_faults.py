@@ -47,7 +47,8 @@ def cluster_runs(moto_endpoint, tiny_checkpoint, tmp_path_factory):
         for i, rel in enumerate(rels):
             seconds = factories.POISON_SAMPLES / RATE if POISON in rel else 2.0 + (i % 3)
             client.put_object(Bucket=bucket, Key=f"in/{rel}", Body=encode(tone(seconds, seed=i)))
-        client.put_object(Bucket=bucket, Key=f"in/{scenario}.csv", Body=("audio_uri\n" + "\n".join(rels) + "\n").encode())
+        client.put_object(Bucket=bucket, Key=f"in/{scenario}.csv",
+                          Body=("audio_uri\n" + "\n".join(rels) + "\n").encode())
         names[scenario] = rels
     so = json.dumps({"endpoint_url": moto_endpoint, "key": "testing", "secret": "testing",
                      "client_kwargs": {"region_name": "us-east-1"}})
@@ -68,7 +69,8 @@ def cluster_runs(moto_endpoint, tiny_checkpoint, tmp_path_factory):
             **{s: {"prefix": f"out-{s}", "overrides": overrides(s)} for s in order}}
     tmp = tmp_path_factory.mktemp("cluster")
     (tmp / "spec.json").write_text(json.dumps(spec))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
     proc = subprocess.run([sys.executable, "-m", "tests.reliability._cluster_job", str(tmp / "spec.json"),
                            str(tmp / "result.json")], cwd=str(ROOT), env=env, timeout=780,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

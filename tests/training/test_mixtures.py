@@ -40,7 +40,7 @@ def test_mix_hits_snr_and_level(snr, level):
     rng = np.random.default_rng(0)
     clean = (0.1 * rng.standard_normal(SR)).astype(np.float32)
     noise = rng.standard_normal(SR).astype(np.float32) * 3.0
-    noisy, clean_out, info = mix_clean_noise(clean, noise, snr, level)
+    noisy, clean_out, _info = mix_clean_noise(clean, noise, snr, level)
     assert noisy.dtype == np.float32 and clean_out.dtype == np.float32
     assert _snr(clean_out, noisy) == pytest.approx(snr, abs=0.01)
     if level is not None:

@@ -1,5 +1,7 @@
 """frcrn.training.noise: the synthetic noise families."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -61,7 +63,7 @@ def _loglog_slope(x, sr=SR, lo=100.0, hi=4000.0):
     p = np.abs(np.fft.rfft(x)) ** 2
     edges = np.logspace(np.log10(lo), np.log10(hi), 16)
     centres, powers = [], []
-    for a, b in zip(edges[:-1], edges[1:]):
+    for a, b in itertools.pairwise(edges):
         m = (f >= a) & (f < b)
         centres.append(np.sqrt(a * b))
         powers.append(p[m].mean())

@@ -55,8 +55,10 @@ def test_training_noise_sources_keep_permissive_sounds_with_their_credits(tmp_pa
 
     rng = np.random.default_rng(0)
     _write_opensfx_bank(tmp_path, [
-        (b'"Horn". License: Creative Commons Attribution 3.0 Unported.\x00', _wav_bytes(rng.uniform(-.5, .5, 8000), 16000)),
-        (b'"Mill". License: Creative Commons Attribution-ShareAlike 3.0.\x00', _wav_bytes(rng.uniform(-.5, .5, 8000), 16000)),
+        (b'"Horn". License: Creative Commons Attribution 3.0 Unported.\x00',
+         _wav_bytes(rng.uniform(-.5, .5, 8000), 16000)),
+        (b'"Mill". License: Creative Commons Attribution-ShareAlike 3.0.\x00',
+         _wav_bytes(rng.uniform(-.5, .5, 8000), 16000)),
         (b'"Tick". License: Creative Commons Zero 1.0.\x00', _wav_bytes(rng.uniform(-.5, .5, 800), 16000)),
     ])
     arrays, records = recorded_noise_sources(str(tmp_path))

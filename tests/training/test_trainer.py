@@ -311,7 +311,7 @@ def test_ray_train_two_cpu_workers(speech, tmp_path):
             try:
                 ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
                 break
-            except Exception as error:  # noqa: BLE001 - Ray raises a bare Exception here
+            except Exception as error:  # Ray raises a bare Exception here
                 ray.shutdown()
                 if attempt == 2 or "timed out during startup" not in str(error):
                     raise

@@ -240,10 +240,10 @@ def _check_model_source(cfg: JobConfig) -> str:
     """Load the checkpoint once on the driver, before any cluster work or output write.
 
     Loading is safe on the driver: frcrn.model.checkpoint accepts safetensors, and pickles only via
-    ``torch.load(weights_only=True)``, which refuses (never runs) code in the file. Before,
-    an unusable checkpoint (malicious pickle, wrong file, wrong shapes) was only found in the
-    replicas: each died ``ray.max_consecutive_replica_init_deaths`` times, the job failed with
-    exit 1 after minutes and every input got a job_failed row; now it is exit 2 at once with
+    ``torch.load(weights_only=True)``, which refuses (never runs) code in the file. Found only
+    in the replicas, an unusable checkpoint (malicious pickle, wrong file, wrong shapes) would
+    kill each of them ``ray.max_consecutive_replica_init_deaths`` times and fail the job with
+    exit 1 after minutes, every input a job_failed row; found here, it is exit 2 at once with
     the loader's message. A ``model.factory`` is imported here for the same reason. Returns the
     checkpoint's sha256 ("" for a factory model).
     """

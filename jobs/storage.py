@@ -103,9 +103,9 @@ def fetch_many(fs, paths: list[str], *, retries: int, max_bytes: int | None = No
 
     ``max_bytes``: read at most ``max_bytes + 1`` bytes of each object (one ranged GET), so an
     object over the limit is recognised by its length without ever being held whole in a
-    worker's memory (a mislabelled 50 GB file used to be downloaded completely, and the read
-    task killed by the OOM killer, before ``limits.max_bytes`` was checked). Callers treat a
-    result longer than ``max_bytes`` as "too large".
+    worker's memory (a whole read of a mislabelled 50 GB file would get the read task killed
+    by the OOM killer before ``limits.max_bytes`` could be checked). Callers treat a result
+    longer than ``max_bytes`` as "too large".
     """
     if not paths:
         return []

@@ -213,7 +213,7 @@ def build_wheel(dest: Path) -> Path:
             shutil.copytree(ROOT / pkg, src / pkg, ignore=ignore)
         cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "-w", str(dest), str(src)]
         try:
-            import setuptools  # noqa: F401  # build offline with the local setuptools when there is one
+            import setuptools  # noqa: F401 - build offline with the local setuptools when there is one
             cmd.insert(4, "--no-build-isolation")
         except ImportError:
             pass

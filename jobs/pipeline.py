@@ -58,7 +58,7 @@ from jobs.errors import (
     storage_step,
 )
 from jobs.execution import execute_with_replans, init_ray
-from jobs.execution import is_system_fault as _is_system_fault  # noqa: F401 - kept importable from here
+from jobs.execution import is_system_fault as _is_system_fault  # noqa: F401 - kept importable from here (tests/jobs/test_replan.py)
 from jobs.inputs import InputSet, resolve_inputs
 from jobs.paths import Location, parse_location
 from jobs.results import (

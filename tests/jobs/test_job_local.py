@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 import soundfile as sf
 
 from jobs.config import load_config
@@ -130,6 +131,7 @@ def test_folder_listing_ignores_own_outputs(tmp_path, ray_local, tiny_checkpoint
     assert {p.name: oct(p.stat().st_mode & 0o777) for p in written} == {p.name: "0o644" for p in written}
 
 
+@pytest.mark.slow
 def test_cli_module_entry_point(tmp_path):
     """`python -m jobs run CONFIG overrides` as a user (or `ray job submit`) runs it: own local Ray."""
     inp, out = tmp_path / "in", tmp_path / "out"

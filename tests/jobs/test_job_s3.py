@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import soundfile as sf
 
 from jobs.config import load_config
@@ -27,6 +28,7 @@ def _cfg(s3, manifest_key: str, out_prefix: str, checkpoint: str, *extra: str):
     ])
 
 
+@pytest.mark.slow
 def test_end_to_end_s3(s3, ray_local, tiny_checkpoint):
     client, bucket = s3["client"], s3["bucket"]
     files, expect = corpus(long_seconds=180.0, n_short=16)

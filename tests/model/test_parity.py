@@ -10,6 +10,7 @@ and both masks (outputs reach |14| with these random weights). These tests never
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from tests.conftest import EXAMPLES, PARITY, shared_file
@@ -50,6 +51,7 @@ def test_output_length_is_the_reference_unpadded_conv_length(parity_model, parit
     assert parity_model.output_samples(parity_input.size) == 38080
 
 
+@pytest.mark.slow
 def test_batch_matches_reference_and_each_item_its_single_run(parity_model, parity_outputs, small_model):
     batch = np.load(shared_file(PARITY / "batch_input.npy"))
     expected = np.load(shared_file(PARITY / "batch_expected_wav_l2.npy"))

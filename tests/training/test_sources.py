@@ -111,7 +111,10 @@ def test_validation_set_uses_only_held_out_speech_noise_and_rooms(tmp_path):
 def test_noisy_minus_target_is_the_noise_with_reverberant_targets(tmp_path):
     recipe = _tree(tmp_path)
     noisy, clean, meta = recipe.validation_set(1, seed=3)[1][0]
-    p = lambda x: float(np.mean(np.asarray(x, np.float64) ** 2))  # noqa: E731
+
+    def p(x) -> float:
+        return float(np.mean(np.asarray(x, np.float64) ** 2))
+
     assert 10 * np.log10(p(clean) / p(noisy - clean)) == pytest.approx(meta["snr_db"], abs=0.01)
 
 

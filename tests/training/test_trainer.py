@@ -300,6 +300,7 @@ def test_config_keys_and_defaults():
 # --------------------------------------------------------------------------- Ray Train
 
 
+@pytest.mark.slow
 def test_ray_train_two_cpu_workers(speech, tmp_path):
     ray = pytest.importorskip("ray")
     pytest.importorskip("ray.train.torch")

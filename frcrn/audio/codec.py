@@ -17,20 +17,6 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-__all__ = [
-    "MAX_SAMPLE_RATE",
-    "MIN_SAMPLE_RATE",
-    "SAMPLE_RATE",
-    "AudioError",
-    "AudioInfo",
-    "DecodedAudio",
-    "decode_audio",
-    "downmix",
-    "encode_audio",
-    "probe_audio",
-    "resample",
-]
-
 SAMPLE_RATE: int = 16000
 """The rate FRCRN was trained at; everything is converted to it before enhancement."""
 

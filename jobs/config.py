@@ -63,15 +63,21 @@ cloud credentials need not go here: s3fs/gcsfs read AWS_* / GOOGLE_* variables t
 @dataclass(frozen=True)
 class InputConfig:
     uri: str = "jobs/demo/audio/manifest.csv"
-    """Manifest file (.parquet/.csv/.jsonl), glob of manifests, a folder/prefix to list, a glob of
-    audio files, or one audio file."""
+    """A manifest (NeMo JSONL, lhotse, Kaldi data dir, Hugging Face Parquet shard, Common Voice
+    TSV, CSV/Parquet/JSON lines), a glob of manifests, a folder/prefix to list, a glob of audio
+    files, or one audio file."""
     column: str = "audio_uri"
-    """Manifest column holding the audio URIs (relative ones resolve against the manifest's folder)."""
-    format: Literal["auto", "parquet", "csv", "jsonl"] = "auto"
-    """Manifest format; "auto" goes by file extension."""
+    """Column holding the audio URIs in a plain CSV/Parquet/JSON-lines/TSV table (relative ones
+    resolve against the manifest's folder). The corpus formats name their own (NeMo
+    ``audio_filepath``, Common Voice ``path``, ...)."""
+    format: Literal["auto", "folder", "csv", "parquet", "jsonl", "nemo", "lhotse", "kaldi", "hf", "tsv"] = "auto"
+    """Manifest format; "auto" decides from the extension and the content and says what it chose
+    in the run's first line; "folder" lists a folder even when it holds a Kaldi ``wav.scp``."""
     root: str | None = None
     """Inputs must lie under this folder/prefix and outputs mirror their path below it.
-    Default: the manifest's folder, the fixed part of a glob, or the listed folder."""
+    Default: the manifest's folder, the fixed part of a glob, or the listed folder. Set it when
+    a manifest names its audio by absolute paths or full URLs elsewhere (NeMo manifests often
+    do): e.g. ``input.root=/data/corpus`` or ``input.root=s3://corpus/raw``."""
     extensions: tuple[str, ...] = AUDIO_SUFFIXES
     """When listing a folder or a glob of audio files: file extensions to take (case-insensitive;
     default ``frcrn.formats.AUDIO_SUFFIXES``)."""

@@ -51,7 +51,15 @@ import pyarrow as pa
 
 from jobs.config import JobConfig
 from jobs.errors import first_line
-from jobs.stages import Enhance, ModelSettings, ResultRecordError, StageSettings, encode_write, read_decode
+from jobs.stages import (
+    SOURCE_SEGMENTS,
+    Enhance,
+    ModelSettings,
+    ResultRecordError,
+    StageSettings,
+    encode_write,
+    read_decode,
+)
 
 __all__ = ["PROGRESS_EVERY_S", "build_dataset", "execute_with_replans", "init_ray", "is_system_fault"]
 
@@ -97,15 +105,21 @@ def _configure_data_context(cfg: JobConfig) -> None:
 
 
 def _source(todo: pd.DataFrame, files_per_read_task: int):
-    """The to-do URIs as Arrow blocks: small (one read task each) so reads spread over the
-    cluster from the start, but at most ~4096 of them (millions of tiny blocks would cost the
-    driver more than they save)."""
+    """The to-do recordings (URI, output, member, segments) as Arrow blocks: small (one read
+    task each) so reads spread over the cluster from the start, but at most ~4096 of them
+    (millions of tiny blocks would cost the driver more than they save)."""
     import ray
 
     table = pa.table({c: pa.array(todo[c].to_numpy(dtype=object), type=pa.string())
-                      for c in ("input_uri", "output_uri")})
+                      for c in ("input_uri", "output_uri", "member")})
+    table = table.append_column("segments", segments_array(todo["segments"]))
     step = max(files_per_read_task, math.ceil(table.num_rows / 4096))
     return ray.data.from_arrow([table.slice(i, step) for i in range(0, table.num_rows, step)])
+
+
+def segments_array(segments: pd.Series) -> pa.Array:
+    """Each recording's (offset, duration) slices as Arrow (None: from the start / to the end)."""
+    return pa.array([[{"offset": o, "duration": d} for o, d in segs] for segs in segments], type=SOURCE_SEGMENTS)
 
 
 def build_dataset(todo: pd.DataFrame, cfg: JobConfig, settings: StageSettings, *, shrunk: bool = False):
@@ -181,7 +195,7 @@ class Progress:
         if now - self._last >= self.every:
             self._last = now
             rate = self.inputs / max(now - self.t0, 1e-9)
-            self.echo(f"  progress    {self.inputs}/{self.total} inputs done ({self.ok} ok, "
+            self.echo(f"  progress    {self.inputs}/{self.total} recordings done ({self.ok} ok, "
                       f"{self.inputs - self.ok} error), {rate:.1f} files/s")
 
 

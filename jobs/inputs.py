@@ -1,26 +1,33 @@
-"""Inputs: read manifests (or list a folder), resolve and check every entry, drop duplicates.
+"""Inputs: read the manifests (or list a folder), resolve and check every line, group recordings.
 
 Runs on the driver, before Ray Data starts, because three guarantees need the whole input set
-at once: duplicates are found exactly (a URI listed twice is processed once), two inputs that
-would map to the same output key are caught (the second becomes an error row instead of
-silently overwriting the first), and resume can compare against earlier results. The table
-holds one small row per input (URIs and the manifest's own columns), never audio.
+at once: a recording named by several lines (segments of one long file, or the same file
+listed twice) is read and enhanced once, two recordings that would map to the same output key
+are caught (the second becomes an error row instead of silently overwriting the first), and
+resume can compare against earlier results. The table holds one small row per manifest line
+(URIs, the segment and the manifest's own fields), never audio.
 
-The result is an :class:`InputSet` whose ``table`` has one row per unique input:
+Format knowledge lives in :mod:`frcrn.corpus.readers` (NeMo, lhotse, Kaldi, Hugging Face,
+Common Voice, plain tables); this module only resolves what they return. The result is an
+:class:`InputSet` whose ``table`` has one row per manifest line, in order:
 
-* ``input_uri``  canonical URI (local absolute path or ``proto://bucket/key``), or the raw entry
-  when it could not be resolved
-* ``output_uri`` where the enhanced audio goes ("" for invalid entries)
-* ``error_type`` / ``error_message``  set for entries refused before any I/O
-* ``occurrences`` how many times the input appeared across the manifest(s)
-* the manifest's other columns, carried through untouched (renamed ``src_<name>`` only when
+* ``input_uri``  the recording's canonical URI (local absolute path or ``proto://bucket/key``;
+  ``<shard>#row=N`` for audio embedded in a Hugging Face Parquet shard), or the raw entry when
+  it could not be resolved
+* ``output_uri`` where the recording's enhanced audio goes ("" for refused lines); the lines of
+  one recording share it
+* ``segment_offset_s`` / ``segment_duration_s`` the line's slice of the recording (null: whole)
+* ``error_type`` / ``error_message``  set for lines refused before any I/O
+* ``manifest_format`` the reader that produced the line (``folder`` for a listing)
+* the manifest's other fields, carried through untouched (renamed ``src_<name>`` only when
   they clash with a result column)
+
+and whose ``recordings`` has one row per unique valid recording, with its segments: the unit
+of work of the Ray stages.
 """
 
 from __future__ import annotations
 
-import difflib
-import io
 import logging
 import posixpath
 from collections.abc import Sequence
@@ -28,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import fsspec
+import numpy as np
 import pandas as pd
 
 from jobs.config import InputConfig, OutputConfig
@@ -36,15 +44,14 @@ from jobs.paths import Location, UnsafePath, parse_location, render_output_key, 
 from jobs.results import RESULT_COLUMNS
 from jobs.storage import OBJECT_STORES
 
-__all__ = ["MANIFEST_EXTENSIONS", "InputError", "InputSet", "resolve_inputs"]
+__all__ = ["InputError", "InputSet", "resolve_inputs"]
 
 log = logging.getLogger(__name__)
 
-MANIFEST_EXTENSIONS = {
-    ".parquet": "parquet", ".pq": "parquet", ".csv": "csv",
-    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
-}
 _GLOB_CHARS = set("*?[")
+ROW_COLUMNS = ["input_uri", "output_uri", "segment_offset_s", "segment_duration_s", "error_type",
+               "error_message", "manifest_format"]
+"""The job's own columns of an input row, ahead of the carried ones."""
 
 
 class InputError(SpecError, ValueError):
@@ -57,52 +64,47 @@ class InputSet:
     carried_columns: list[str]
     root: Location
     sources: list[str]
-    duplicates: int = 0
-    duplicate_examples: list[str] = field(default_factory=list)
+    formats: list[str] = field(default_factory=list)
+    """The format of each source, in order (what ``input.format: auto`` chose)."""
+    members: pd.Series | None = field(default=None, repr=False)
+    """Per row, "" or the member of the file its input_uri names (``row=17`` of a Parquet shard)."""
 
     @property
     def valid(self) -> pd.DataFrame:
         return self.table[self.table["error_type"] == ""]
 
+    @property
+    def recordings(self) -> pd.DataFrame:
+        """One row per unique valid recording, in first-appearance order: ``input_uri``,
+        ``output_uri``, ``member`` and ``segments`` (the distinct (offset, duration) slices its
+        lines ask for; (None, None) is the whole recording)."""
+        return group_recordings(self.valid, self.members)
+
+    @property
+    def duplicates(self) -> int:
+        """Lines that repeat an earlier line exactly (same recording, same slice)."""
+        keys = self.valid[["input_uri", "segment_offset_s", "segment_duration_s"]]
+        return int(keys.duplicated().sum())
+
+
+def group_recordings(rows: pd.DataFrame, members: pd.Series | None = None) -> pd.DataFrame:
+    """The recordings of ``rows`` (valid input rows) with their distinct segments."""
+    if rows.empty:
+        return pd.DataFrame({"input_uri": [], "output_uri": [], "member": [], "segments": []}, dtype=object)
+    offsets = rows["segment_offset_s"].astype("float64").to_numpy()
+    durations = rows["segment_duration_s"].astype("float64").to_numpy()
+    segs = [(None if np.isnan(o) else float(o), None if np.isnan(d) else float(d)) for o, d in zip(offsets, durations)]
+    frame = pd.DataFrame({"input_uri": rows["input_uri"].to_numpy(), "output_uri": rows["output_uri"].to_numpy(),
+                          "member": (members.loc[rows.index].to_numpy() if members is not None else [""] * len(rows)),
+                          "segment": segs})
+    grouped = frame.groupby("input_uri", sort=False)
+    out = grouped[["output_uri", "member"]].first().reset_index()
+    out["segments"] = grouped["segment"].agg(lambda s: list(dict.fromkeys(s))).to_numpy()
+    return out
+
 
 def _fs(loc: Location, storage_options: dict[str, Any]) -> fsspec.AbstractFileSystem:
     return fsspec.filesystem(loc.protocol, **storage_options)
-
-
-def _read_manifest(fs, path: str, fmt: str, column: str) -> pd.DataFrame:
-    if fmt == "auto":
-        ext = posixpath.splitext(path)[1].lower()
-        if ext not in MANIFEST_EXTENSIONS:
-            raise InputError(
-                f"cannot tell the manifest format of {path!r} from its extension; use one of "
-                f"{', '.join(sorted(MANIFEST_EXTENSIONS))} or set input.format"
-            )
-        fmt = MANIFEST_EXTENSIONS[ext]
-    try:
-        data = fs.cat_file(path)
-    except FileNotFoundError:
-        raise InputError(f"manifest not found: {path}") from None
-    try:
-        if fmt == "parquet":
-            df = pd.read_parquet(io.BytesIO(data))
-        elif fmt == "csv":
-            df = pd.read_csv(io.BytesIO(data), dtype={column: "object"}, keep_default_na=True)
-        else:
-            try:
-                df = pd.read_json(io.BytesIO(data), lines=True, dtype=False)
-            except ValueError:
-                if not path.lower().endswith(".json"):
-                    raise
-                df = pd.read_json(io.BytesIO(data), dtype=False)  # a plain JSON array of records
-    except Exception as err:  # any parser error means the same to the user
-        raise InputError(f"cannot read manifest {path} as {fmt}: {err}") from None
-    if column not in df.columns:
-        close = difflib.get_close_matches(column, [str(c) for c in df.columns], n=1)
-        hint = f"; did you mean {close[0]!r} (set input.column)?" if close else ""
-        raise InputError(
-            f"manifest {path} has no column {column!r}{hint} (columns: {', '.join(map(str, df.columns))})"
-        )
-    return df
 
 
 def _glob_root(pattern_path: str) -> str:
@@ -117,38 +119,48 @@ def _glob_root(pattern_path: str) -> str:
 
 def resolve_inputs(cfg: InputConfig, out: OutputConfig, uris: Sequence[str] | None = None) -> InputSet:
     """Turn ``input.uri`` (or each of ``uris``, every one with its own root, as ``frcrn enhance
-    IN...`` gives them) into the table of unique, checked inputs (see module doc)."""
+    IN...`` gives them) into the table of checked input rows (see module doc)."""
     out_loc = parse_location(out.uri)
-    frames, sources, roots = [], [], []
+    frames, sources, formats, roots = [], [], [], []
     for uri in uris or [cfg.uri]:
         loc = parse_location(uri)
-        found, named, root = _read_sources(_fs(loc, cfg.storage_options), loc, uri, cfg, out_loc)
-        frames += [frame.assign(__root=[root] * len(frame)) for frame in found]
-        sources += named
+        found, root = _read_sources(_fs(loc, cfg.storage_options), loc, uri, cfg, out_loc)
+        for source, fmt, frame in found:
+            frames.append(frame.assign(__root=[root] * len(frame), __format=fmt))
+            sources.append(source)
+            formats.append(fmt)
         roots.append(root)
     table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if table.empty:
-        raise InputError(f"no inputs: {', '.join(sources)} list(s) no entries in column {cfg.column!r}")
+        raise InputError(f"no inputs: {', '.join(sources)} list(s) no audio")
     carried = [c for c in table.columns if not str(c).startswith("__")]
     table = _check_entries(table, [parse_location(p) for p in cfg.allowed_prefixes])
-    table, duplicates, examples = _drop_duplicates(table)
+    _refuse_all_outside(table, cfg)
     table = _assign_outputs(table, out, out_loc)
     final, carried_columns = _carry_columns(table, carried)
     return InputSet(table=final, carried_columns=carried_columns, root=roots[0], sources=sources,
-                    duplicates=duplicates, duplicate_examples=examples)
+                    formats=formats, members=table["__member"])
 
 
 def _is_manifest(path: str, cfg: InputConfig) -> bool:
     """A file that lists inputs, not an input: any file unless it has an audio extension."""
-    return cfg.format != "auto" or not path.lower().endswith(tuple(e.lower() for e in cfg.extensions))
+    return cfg.format not in ("auto", "folder") or not path.lower().endswith(tuple(e.lower() for e in cfg.extensions))
 
 
-def _read_sources(fs, loc: Location, uri: str, cfg: InputConfig,
-                  out_loc: Location) -> tuple[list[pd.DataFrame], list[str], Location]:
-    """The entries of every manifest (or of the audio files listed), their sources and the input root.
+def _is_kaldi_dir(fs, path: str, cfg: InputConfig) -> bool:
+    return cfg.format in ("auto", "kaldi") and fs.isfile(posixpath.join(path, "wav.scp"))
 
-    ``uri`` is a manifest, a glob of manifests, a folder, a glob of audio files or one audio file;
-    the audio files a folder or glob names are listed by ``frcrn.audio.files.find_audio``."""
+
+_Found = list[tuple[str, str, pd.DataFrame]]
+"""(source URI, format, manifest-rows frame) per source."""
+
+
+def _read_sources(fs, loc: Location, uri: str, cfg: InputConfig, out_loc: Location) -> tuple[_Found, Location]:
+    """The rows of every manifest (or of the audio files listed), and the input root.
+
+    ``uri`` is a manifest, a glob of manifests, a Kaldi data dir, a folder, a glob of audio
+    files or one audio file; the audio files a folder or glob names are listed by
+    ``frcrn.audio.files.find_audio``."""
     given_root = parse_location(cfg.root) if cfg.root else None
     if _GLOB_CHARS & set(loc.path):
         matches = sorted(fs.glob(loc.path))
@@ -156,17 +168,18 @@ def _read_sources(fs, loc: Location, uri: str, cfg: InputConfig,
             raise InputError(f"nothing matches {uri!r} (expected manifests or audio files)")
         root = given_root or Location(loc.protocol, _glob_root(loc.path))
         if not any(_is_manifest(m, cfg) for m in matches):
-            return [_listing_frame(fs, loc, uri, root, cfg, out_loc)], [loc.uri], root
-        found = [Location(loc.protocol, m) for m in matches]
-        return [_manifest_frame(fs, m, cfg) for m in found], [m.uri for m in found], root
+            return [(loc.uri, "folder", _listing_frame(fs, loc, uri, root, cfg, out_loc))], root
+        return [_manifest_frame(fs, Location(loc.protocol, m), cfg) for m in matches], root
     if fs.isfile(loc.path):
         root = given_root or Location(loc.protocol, posixpath.dirname(loc.path))
         if not _is_manifest(loc.path, cfg):
-            return [_listing_frame(fs, loc, uri, root, cfg, out_loc)], [loc.uri], root
-        return [_manifest_frame(fs, loc, cfg)], [loc.uri], root
+            return [(loc.uri, "folder", _listing_frame(fs, loc, uri, root, cfg, out_loc))], root
+        return [_manifest_frame(fs, loc, cfg)], root
     if fs.isdir(loc.path):
+        if _is_kaldi_dir(fs, loc.path, cfg):
+            return [_manifest_frame(fs, loc, cfg)], given_root or loc
         root = given_root or loc
-        return [_listing_frame(fs, loc, uri, root, cfg, out_loc)], [loc.uri], root
+        return [(loc.uri, "folder", _listing_frame(fs, loc, uri, root, cfg, out_loc))], root
     _refuse_missing(fs, loc, uri, cfg)
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -185,16 +198,28 @@ def _refuse_missing(fs, loc: Location, uri: str, cfg: InputConfig) -> None:
 
 
 def _check_entries(table: pd.DataFrame, allowed: list[Location]) -> pd.DataFrame:
-    """Resolve each entry below its root (and below an allowed prefix if any are set)."""
+    """Resolve each line's entry below its root (and below an allowed prefix if any are set);
+    lines the reader refused keep the reader's error."""
     uris, rels, errs, msgs = [], [], [], []
-    for entry, base, root in zip(table["__entry"], table["__base"], table["__root"]):
+    columns = ("__entry", "__base", "__root", "__member", "__name", "__error_type", "__error")
+    for entry, base, root, member, name, pre_type, pre_msg in zip(*(table[c] for c in columns)):
+        if pre_type:
+            uris.append("" if entry is None or entry != entry else str(entry))
+            rels.append("")
+            errs.append(pre_type)
+            msgs.append(pre_msg)
+            continue
         try:
             resolved, rel = resolve_entry(entry, base=base, root=root)
             if allowed and not any(_below(resolved, p) for p in allowed):
                 raise UnsafePath(f"{resolved.uri!r} is not below any of input.allowed_prefixes "
                                  f"({', '.join(p.uri for p in allowed)})")
-            uris.append(resolved.uri)
-            rels.append(rel)
+            if member:  # audio inside the file (a Parquet shard): outputs go in a folder named after it
+                uris.append(f"{resolved.uri}#{member}")
+                rels.append(f"{posixpath.splitext(rel)[0]}/{name}")
+            else:
+                uris.append(resolved.uri)
+                rels.append(rel)
             errs.append("")
             msgs.append("")
         except UnsafePath as err:
@@ -205,28 +230,54 @@ def _check_entries(table: pd.DataFrame, allowed: list[Location]) -> pd.DataFrame
     return table.assign(input_uri=uris, __relpath=rels, error_type=errs, error_message=msgs)
 
 
-def _drop_duplicates(table: pd.DataFrame) -> tuple[pd.DataFrame, int, list[str]]:
-    """Keep the first occurrence of each input, count the rest (``occurrences``)."""
-    counts = table.groupby("input_uri", sort=False)["input_uri"].transform("size")
-    dup_mask = table.duplicated("input_uri", keep="first")
-    examples = list(dict.fromkeys(table.loc[dup_mask, "input_uri"]))[:10]
-    table = table.assign(occurrences=counts.astype("int64"))[~dup_mask].reset_index(drop=True)
-    return table, int(dup_mask.sum()), examples
+def _refuse_all_outside(table: pd.DataFrame, cfg: InputConfig) -> None:
+    """Every line refused for lying outside the input root is a mistake in the spec, not in the
+    data (typically a NeMo manifest of absolute paths): exit 2 with the setting that fixes it."""
+    unsafe = table["error_type"] == "unsafe_path"
+    if not len(table) or not unsafe.all():
+        return
+    outside = [u for u, m in zip(table["input_uri"], table["error_message"]) if "outside the input root" in m]
+    if len(outside) != len(table):
+        return
+    parent = _common_parent([parse_location(u) for u in outside])
+    root = table["__root"].iloc[0].uri
+    raise InputError(
+        f"all {len(table)} inputs were refused: they lie outside the input root {root} (e.g. {outside[0]}). "
+        f"Their common parent is {parent}: set input.root={parent} (or a folder above it) to accept them"
+    )
+
+
+def _common_parent(locs: list[Location]) -> str:
+    protocols = {loc.protocol for loc in locs}
+    if len(protocols) != 1:
+        return "(they are on different storages: " + ", ".join(sorted(protocols)) + ")"
+    parent = posixpath.commonpath([posixpath.dirname(loc.path) or "/" for loc in locs])
+    return Location(locs[0].protocol, parent).uri
 
 
 def _assign_outputs(table: pd.DataFrame, out: OutputConfig, out_loc: Location) -> pd.DataFrame:
-    """Each valid input's output URI (checked below output.uri), or why it has none."""
+    """Each valid recording's output URI (checked below output.uri), or why it has none; the
+    lines of one recording share its output and its refusal."""
+    valid = table["error_type"] == ""
+    firsts = table[valid].drop_duplicates("input_uri")
+    owner: dict[str, str] = {}
+    inputs = set(firsts["input_uri"])
+    decided: dict[str, tuple[str, tuple[str, str] | None]] = {}
+    for uri, rel in zip(firsts["input_uri"], firsts["__relpath"]):
+        target, problem = _output_for(uri, rel, out, out_loc, owner, inputs)
+        decided[uri] = (target, problem)
+        if problem is None and target:
+            owner[target] = uri
     outs: list[str] = []
     errs, msgs = list(table["error_type"]), list(table["error_message"])
-    owner: dict[str, str] = {}
-    inputs = set(table["input_uri"])
-    for i, (uri, rel) in enumerate(zip(table["input_uri"], table["__relpath"])):
-        target, problem = ("", None) if errs[i] else _output_for(uri, rel, out, out_loc, owner, inputs)
+    for i, uri in enumerate(table["input_uri"]):
+        if errs[i]:
+            outs.append("")
+            continue
+        target, problem = decided[uri]
         outs.append(target)
         if problem is not None:
             errs[i], msgs[i] = problem
-        elif target:
-            owner[target] = uri
     return table.assign(output_uri=outs, error_type=errs, error_message=msgs)
 
 
@@ -240,7 +291,7 @@ def _output_for(uri: str, rel: str, out: OutputConfig, out_loc: Location, owner:
         target = out_loc.child(key).uri
     except UnsafePath as err:
         return "", ("unsafe_path", f"cannot name the output of {uri}: {err}")
-    if target == uri:
+    if target == uri or target == uri.split("#", 1)[0]:
         return "", ("output_collision", f"the output for {uri} would overwrite the input itself; choose "
                     "another output.uri or output.name_template")
     if target in inputs:
@@ -253,16 +304,16 @@ def _output_for(uri: str, rel: str, out: OutputConfig, out_loc: Location, owner:
 
 
 def _carry_columns(table: pd.DataFrame, carried: list[str]) -> tuple[pd.DataFrame, list[str]]:
-    """The manifest's other columns, untouched, renamed only on a clash with our columns."""
-    rename = {c: f"src_{c}" for c in carried if c in RESULT_COLUMNS or c in ("input_uri", "output_uri")}
+    """The manifest's other fields, untouched, renamed only on a clash with our columns."""
+    rename = {c: f"src_{c}" for c in carried if c in RESULT_COLUMNS or c in ROW_COLUMNS}
     if rename:
         log.warning("manifest columns %s clash with result columns; carried as %s",
                     list(rename), list(rename.values()))
     carried_table = table[carried].rename(columns=rename)
-    final = pd.concat(
-        [table[["input_uri", "output_uri", "error_type", "error_message", "occurrences"]], carried_table],
-        axis=1,
-    )
+    own = table.assign(segment_offset_s=table["__offset"].astype("float64"),
+                       segment_duration_s=table["__duration"].astype("float64"),
+                       manifest_format=table["__format"])
+    final = pd.concat([own[ROW_COLUMNS], carried_table], axis=1)
     return final, list(carried_table.columns)
 
 
@@ -274,13 +325,20 @@ def _below(loc: Location, prefix: Location) -> bool:
     return loc.path == base or loc.path.startswith(base + "/")
 
 
-def _manifest_frame(fs, loc: Location, cfg: InputConfig) -> pd.DataFrame:
-    df = _read_manifest(fs, loc.path, cfg.format, cfg.column)
-    base = Location(loc.protocol, posixpath.dirname(loc.path))
-    # The URI column becomes input_uri (resolved); all *other* columns are carried through.
-    df = df.rename(columns={cfg.column: "__entry"})
-    df["__base"] = [base] * len(df)
-    return df
+def _manifest_frame(fs, loc: Location, cfg: InputConfig) -> tuple[str, str, pd.DataFrame]:
+    from frcrn.corpus.readers import read_manifest
+    from frcrn.corpus.rows import ManifestFormatError
+
+    try:
+        found = read_manifest(fs, loc.path, fmt=cfg.format if cfg.format != "folder" else "auto",
+                              column=cfg.column)
+    except FileNotFoundError:
+        raise InputError(f"manifest not found: {loc.uri}") from None
+    except ManifestFormatError as err:
+        raise InputError(f"cannot use {loc.uri} as a manifest: {err}") from None
+    rows = found.rows.copy()
+    rows["__base"] = [Location(loc.protocol, b) for b in rows["__base"]]
+    return loc.uri, found.format, rows
 
 
 def _listing_frame(fs, loc: Location, uri: str, root: Location, cfg: InputConfig,
@@ -301,4 +359,9 @@ def _listing_frame(fs, loc: Location, uri: str, root: Location, cfg: InputConfig
     except FileNotFoundError:
         raise InputError(f"no files with extensions {', '.join(cfg.extensions)} under {uri}") from None
     entries = [parse_location(f.uri).uri for f in found]
-    return pd.DataFrame({"__entry": entries, "__base": [loc] * len(entries)})
+    n = len(entries)
+    return pd.DataFrame({
+        "__entry": entries, "__base": [loc] * n, "__member": [""] * n, "__name": [""] * n,
+        "__offset": [np.nan] * n, "__duration": [np.nan] * n, "__line": list(range(1, n + 1)),
+        "__error_type": [""] * n, "__error": [""] * n,
+    })

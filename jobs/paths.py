@@ -124,7 +124,8 @@ def relative_to(loc: Location, root: Location) -> str:
     if root.protocol == "file" and base == "":
         base = ""
     if not loc.path.startswith(base + "/") or len(loc.path) <= len(base) + 1:
-        raise UnsafePath(f"{loc.uri!r} is outside the input root {root.uri!r}")
+        raise UnsafePath(f"{loc.uri!r} is outside the input root {root.uri!r} (input.root sets the root: "
+                         "a folder above every input)")
     return loc.path[len(base) + 1 :]
 
 

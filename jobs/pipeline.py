@@ -62,11 +62,11 @@ from jobs.execution import is_system_fault as _is_system_fault  # noqa: F401 - k
 from jobs.inputs import InputSet, resolve_inputs
 from jobs.paths import Location, parse_location
 from jobs.results import (
+    ROW_ERRORS,
     consolidate,
     delete_parts,
     load_state,
-    new_row,
-    rows_to_table,
+    row_keys,
     write_json,
     write_manifest,
 )
@@ -163,32 +163,39 @@ class _Run:
 def plan_resume(
     inputs: InputSet, state: pa.Table, existing: dict[str, int], cfg: JobConfig, checkpoint_sha256: str = ""
 ) -> tuple[pd.DataFrame, pa.Table]:
-    """Split the valid inputs into (to do, skipped); skipped keep their earlier row.
+    """Split the valid recordings into (to do, skipped); the rows of a skipped one keep their
+    earlier records. Resume works per recording: it is skipped when every line naming it has a
+    record worth keeping, and redone (once, for all its lines) otherwise.
 
-    An ``ok`` row is kept when its output still exists under the same key (with the recorded
-    size, ``resume.check_output_size``) and, with ``resume.same_checkpoint``, was made by the
+    An ``ok`` record (or a line-level error of a processed recording, ``ROW_ERRORS``) is kept
+    when its output still exists under the same key (with the recorded size,
+    ``resume.check_output_size``) and, with ``resume.same_checkpoint``, was made by the
     checkpoint this run uses (``checkpoint_sha256``; "" = unknown, e.g. a factory model). An
-    ``error`` row is kept only with ``resume.retry_errors: false`` and never for job-level
+    ``error`` record is kept only with ``resume.retry_errors: false`` and never for job-level
     error types (ALWAYS_RETRY)."""
-    valid = inputs.valid[["input_uri", "output_uri"]].reset_index(drop=True)
+    recordings = inputs.recordings
     if not cfg.resume.enabled or state.num_rows == 0:
-        return valid, state.slice(0, 0)
-    prior = state.select(["input_uri", "output_uri", "status", "error_type", "output_bytes",
-                          "checkpoint_sha256"]).to_pandas()
-    m = valid.merge(prior, on="input_uri", how="left", suffixes=("", "_prior"), validate="one_to_one")
+        return recordings, state.slice(0, 0)
+    rows = inputs.valid[["input_uri", "output_uri", "segment_offset_s", "segment_duration_s"]]
+    rows = rows.assign(key=row_keys(pa.Table.from_pandas(rows, preserve_index=False)).to_numpy(zero_copy_only=False))
+    prior = state.select(["status", "error_type", "output_uri", "output_bytes", "checkpoint_sha256"]).to_pandas()
+    prior["key"] = row_keys(state).to_numpy(zero_copy_only=False)
+    m = rows.merge(prior, on="key", how="left", suffixes=("", "_prior"), validate="many_to_one")
     same_output = m["output_uri_prior"] == m["output_uri"]
     size = pd.Series([existing.get(parse_location(o).path) if existing else None for o in m["output_uri"]],
                      dtype="float64")
-    keep_ok = (m["status"] == "ok") & same_output & size.notna()
+    keep_ok = ((m["status"] == "ok") | m["error_type"].isin(ROW_ERRORS)) & same_output & size.notna()
     if cfg.resume.check_output_size:
         keep_ok &= m["output_bytes"].isna() | (m["output_bytes"] == size)
     if cfg.resume.same_checkpoint and checkpoint_sha256:
         keep_ok &= m["checkpoint_sha256"] == checkpoint_sha256
     keep_error = ((m["status"] == "error") & (not cfg.resume.retry_errors)
                   & ~m["error_type"].isin(ALWAYS_RETRY) & same_output)
-    skip = (keep_ok | keep_error).to_numpy(dtype=bool)
-    skipped = pa.array(valid.loc[skip, "input_uri"].to_numpy(dtype=object), type=pa.string())
-    return valid[~skip].reset_index(drop=True), state.filter(pc.is_in(state.column("input_uri"), value_set=skipped))
+    done = (keep_ok | keep_error).groupby(m["input_uri"], sort=False).all()
+    done_uris = set(done.index[done.to_numpy(dtype=bool)])
+    kept_keys = pa.array(m.loc[m["input_uri"].isin(done_uris), "key"].to_numpy(dtype=object), type=pa.string())
+    todo = recordings[~recordings["input_uri"].isin(done_uris)].reset_index(drop=True)
+    return todo, state.filter(pc.is_in(row_keys(state), value_set=kept_keys))
 
 
 def _list_outputs(fs, root: str, manifest_dir: str) -> dict[str, int]:
@@ -201,18 +208,6 @@ def _list_outputs(fs, root: str, manifest_dir: str) -> dict[str, int]:
             continue
         out[path] = int(info.get("size") or 0)
     return out
-
-
-def _driver_error_rows(inputs: InputSet, job_id: str) -> pa.Table:
-    """Rows for the inputs refused before any I/O (unsafe paths, output collisions)."""
-    bad = inputs.table[inputs.table["error_type"] != ""]
-    now = time.time()
-    rows = []
-    for uri, out, kind, msg in zip(bad["input_uri"], bad["output_uri"], bad["error_type"], bad["error_message"]):
-        r = new_row(uri, out, job_id)
-        r.update(status="error", error_type=kind, error_message=msg, finished_at=now, processing_s=0.0)
-        rows.append(r)
-    return rows_to_table(rows)
 
 
 # --------------------------------------------------------------------------- before any work
@@ -228,11 +223,12 @@ def _resolve(run: _Run) -> InputSet:
     with storage_step("input.uri", cfg.input.uri, cfg.input.storage_options, "reading the inputs"):
         inputs = resolve_inputs(cfg.input, cfg.output)
     n_invalid = int((inputs.table["error_type"] != "").sum())
-    run.echo(f"frcrn-job {run.job_id}: {len(inputs.table)} unique inputs from {len(inputs.sources)} source(s)"
-             + (f", {inputs.duplicates} duplicate entries ignored" if inputs.duplicates else "")
+    formats = ", ".join(dict.fromkeys(inputs.formats))
+    source = inputs.sources[0] if len(inputs.sources) == 1 else f"{len(inputs.sources)} sources"
+    run.echo(f"frcrn-job {run.job_id}: {formats} input {source}: {len(inputs.table)} rows, "
+             f"{len(inputs.recordings)} recordings"
+             + (f", {inputs.duplicates} repeated lines (each keeps its row)" if inputs.duplicates else "")
              + (f", {n_invalid} refused" if n_invalid else ""))
-    if inputs.duplicates:
-        run.echo("  duplicates (first few): " + ", ".join(inputs.duplicate_examples[:5]))
     return inputs
 
 
@@ -337,12 +333,11 @@ def _run_leased(run: _Run, inputs: InputSet, checkpoint_sha256: str, heartbeat: 
     final = _consolidate(run, inputs, todo, skipped, failure)
     final_df = final.to_pandas()
     summary = build_summary(
-        job_id=run.job_id, final=final_df,
-        processed=set(todo["input_uri"]) | set(inputs.table.loc[inputs.table["error_type"] != "", "input_uri"]),
-        skipped=set(skipped.column("input_uri").to_pylist()), started_at=run.started_at, finished_at=_now(),
-        wall_seconds=time.perf_counter() - run.t_start, duplicates=inputs.duplicates,
-        duplicate_examples=inputs.duplicate_examples, input_uri=run.cfg.input.uri, sources=inputs.sources,
-        output_uri=run.out_loc.uri, manifest_uri=run.manifest_uri, failure=failure, config=redacted(run.cfg),
+        job_id=run.job_id, final=final_df, processed=_processed_mask(inputs, todo),
+        started_at=run.started_at, finished_at=_now(), wall_seconds=time.perf_counter() - run.t_start,
+        duplicates=inputs.duplicates, input_uri=run.cfg.input.uri, sources=inputs.sources,
+        formats=inputs.formats, output_uri=run.out_loc.uri, manifest_uri=run.manifest_uri, failure=failure,
+        config=redacted(run.cfg),
     )
     summary["execution_attempts"] = attempts
     code, message = _outcome(run, summary, failure, interrupted)
@@ -356,6 +351,13 @@ def _run_leased(run: _Run, inputs: InputSet, checkpoint_sha256: str, heartbeat: 
                      message=message)
 
 
+def _processed_mask(inputs: InputSet, todo: pd.DataFrame) -> pd.Series:
+    """Per input row: handled by this run (its recording processed now, or refused now), as
+    opposed to skipped because an earlier run did it."""
+    table = inputs.table
+    return (table["error_type"] != "") | table["input_uri"].isin(set(todo["input_uri"]))
+
+
 def _plan(run: _Run, inputs: InputSet, checkpoint_sha256: str) -> tuple[pd.DataFrame, pa.Table]:
     cfg = run.cfg
     with run.output_step("reading the results of earlier runs"):
@@ -363,7 +365,8 @@ def _plan(run: _Run, inputs: InputSet, checkpoint_sha256: str) -> tuple[pd.DataF
         existing = (_list_outputs(run.out_fs, run.out_loc.path, run.manifest_dir)
                     if cfg.resume.enabled and state.num_rows else {})
     todo, skipped = plan_resume(inputs, state, existing, cfg, checkpoint_sha256)
-    run.echo(f"  to process: {len(todo)}   already done (skipped): {skipped.num_rows}")
+    done = len(inputs.recordings) - len(todo)
+    run.echo(f"  recordings to process: {len(todo)}   already done (skipped): {done}")
     return todo, skipped
 
 
@@ -417,13 +420,13 @@ def _execute(run: _Run, todo: pd.DataFrame) -> tuple[str | None, int, int | None
 
 def _consolidate(run: _Run, inputs: InputSet, todo: pd.DataFrame, skipped: pa.Table,
                  failure: str | None) -> pa.Table:
-    """Consolidate LAST: earlier manifest + every part (this run's included) -> one row per input."""
+    """Consolidate LAST: earlier manifest + every part (this run's included) -> one row per line."""
     with run.output_step("reading this run's result records"):
         after, parts = load_state(run.out_fs, run.manifest_dir, retries=run.retries)
     todo_uris = pa.array(todo["input_uri"].to_numpy(dtype=object), type=pa.string())
     fresh = after.filter(pc.and_(pc.is_in(after.column("input_uri"), value_set=todo_uris),
                                  pc.equal(after.column("job_id"), run.job_id)))
-    candidates = pa.concat_tables([skipped, fresh, _driver_error_rows(inputs, run.job_id)])
+    candidates = pa.concat_tables([skipped, fresh])
     final = consolidate(inputs.table, inputs.carried_columns, candidates, run.job_id, failure)
     with run.output_step("writing the results manifest (the per-batch records stay for the next run)"):
         write_manifest(run.out_fs, run.manifest_dir, final, retries=run.retries)
@@ -434,7 +437,7 @@ def _consolidate(run: _Run, inputs: InputSet, todo: pd.DataFrame, skipped: pa.Ta
 def _outcome(run: _Run, summary: dict[str, Any], failure: str | None, interrupted: int | None) -> tuple[int, str]:
     """The exit status (the table is in jobs.cli) and the run's last line."""
     where = f"manifest: {run.manifest_uri}"
-    n = summary["input"]["unique_inputs"]
+    n = summary["input"]["rows"]
     n_error = summary["manifest_counts"].get("error", 0)
     by_type = ", ".join(f"{k} {v}" for k, v in summary["errors_by_type"].items())
     if interrupted is not None:

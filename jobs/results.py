@@ -3,7 +3,7 @@
 Layout under ``output.uri``::
 
     <mirrored outputs ...>
-    _manifest/results.parquet              the consolidated manifest: exactly one row per input
+    _manifest/results.parquet              the consolidated manifest: exactly one row per input line
     _manifest/summary.json                 the last run's summary
     _manifest/runs/<job_id>.json           every run's summary (history)
     _manifest/_parts/<job_id>/<sha1>.parquet   rows of one write batch, written as it finishes
@@ -12,11 +12,15 @@ Why not ``Dataset.write_parquet``: its ``mode="overwrite"`` deletes what is ther
 has lost whole manifests when a job died mid-write, and a row written only at the very end is
 lost with the driver. Instead each write task records its rows in a part object whose key is
 the sha1 of the batch's input URIs, so a retried task overwrites its own part instead of adding
-a second copy. Parts are the durable memory of a run; ``results.parquet`` is consolidated from
-the previous manifest plus all parts LAST, written atomically, and only then are the parts it
+a second copy. A record is one *row*: a recording (``input_uri``) and the slice of it a manifest
+line asks for (``segment_offset_s``/``segment_duration_s``, null for the whole file); a
+recording with three segment lines is enhanced once and leaves three records.
+
+Parts are the durable memory of a run; ``results.parquet`` is consolidated from the previous
+manifest plus all parts LAST, written atomically, and only then are the parts it
 absorbed deleted. A crash at any point leaves either the old manifest plus parts, or the new
 manifest: the next run reads both, so nothing is lost, and duplicates across them collapse to
-the newest row per input, so no input ever gets two rows.
+the newest record per row, so no line ever gets two rows.
 """
 
 from __future__ import annotations
@@ -50,10 +54,11 @@ __all__ = [
     "consolidate",
     "delete_parts",
     "empty_table",
-    "latest_per_input",
+    "latest_per_row",
     "load_state",
     "new_row",
     "part_key",
+    "row_keys",
     "rows_to_table",
     "write_json",
     "write_manifest",
@@ -66,6 +71,8 @@ SCHEMA = pa.schema(
     [
         ("input_uri", pa.string()),
         ("output_uri", pa.string()),
+        ("segment_offset_s", pa.float64()),  # the line's slice of the recording (null: whole file)
+        ("segment_duration_s", pa.float64()),  # null: to the end
         ("status", pa.string()),  # "ok" | "error"
         ("error_type", pa.string()),
         ("error_message", pa.string()),
@@ -93,10 +100,21 @@ SCHEMA = pa.schema(
         ("finished_at", pa.timestamp("ms", tz="UTC")),
     ]
 )
-PIPELINE_SCHEMA = SCHEMA.append(pa.field("audio", pa.large_binary()))
-"""What travels between the Ray Data stages: the result row plus ``audio``, the 16 kHz float32
-waveform as raw bytes (large_binary: a batch of long files can exceed 2 GB)."""
-RESULT_COLUMNS = [f.name for f in SCHEMA] + ["occurrences"]
+SEGMENT = pa.struct([
+    ("offset", pa.float64()), ("duration", pa.float64()),
+    ("error_type", pa.string()), ("error_message", pa.string()),
+    ("level_in_dbfs", pa.float64()), ("clip_fraction_in", pa.float64()),
+    ("dnsmos_sig_in", pa.float64()), ("dnsmos_bak_in", pa.float64()), ("dnsmos_ovrl_in", pa.float64()),
+])
+"""One slice of a recording asked for by manifest lines, with what the read stage measured on it."""
+PIPELINE_SCHEMA = SCHEMA.append(pa.field("segments", pa.list_(SEGMENT))).append(pa.field("audio", pa.large_binary()))
+"""What travels between the Ray Data stages: one row per *recording* (its result fields, its
+``segments`` and ``audio``, the 16 kHz float32 waveform as raw bytes; large_binary: a batch of
+long files can exceed 2 GB). The write stage turns it into one record per segment."""
+RESULT_COLUMNS = [f.name for f in SCHEMA] + ["manifest_format"]
+ROW_ERRORS = frozenset({"segment_out_of_range"})
+"""Error types of one line whose recording was processed fine: resume keeps them like ``ok``
+rows (processing the recording again would give the same answer)."""
 _STRINGS = {f.name for f in SCHEMA if pa.types.is_string(f.type)}
 
 
@@ -163,15 +181,24 @@ def conform(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=SCHEMA)
 
 
-def latest_per_input(table: pa.Table) -> pa.Table:
-    """The newest row (by ``finished_at``, then position) of each input."""
+def row_keys(table: pa.Table) -> pa.Array:
+    """One string per row naming the recording and its slice: the key records are matched by."""
+    parts = [pc.cast(table.column("input_uri"), pa.string())]
+    for name in ("segment_offset_s", "segment_duration_s"):
+        parts.append(pc.fill_null(pc.cast(table.column(name), pa.string()), ""))
+    return pc.binary_join_element_wise(*parts, "\x1f")
+
+
+def latest_per_row(table: pa.Table) -> pa.Table:
+    """The newest record (by ``finished_at``, then position) of each row key (``row_keys``)."""
     if table.num_rows == 0:
         return table
-    numbered = table.append_column("__i", pa.array(np.arange(table.num_rows)))
+    numbered = table.append_column("__i", pa.array(np.arange(table.num_rows))).append_column(
+        "__key", row_keys(table))
     order = pc.sort_indices(numbered, sort_keys=[("finished_at", "ascending", "at_start"),
                                                  ("__i", "ascending", "at_end")])
     ranked = numbered.take(order).append_column("__rank", pa.array(np.arange(table.num_rows)))
-    last = ranked.group_by("input_uri", use_threads=False).aggregate([("__rank", "max")])
+    last = ranked.group_by("__key", use_threads=False).aggregate([("__rank", "max")])
     keep = pc.sort_indices(last["__rank_max"])
     return ranked.take(pc.take(last["__rank_max"], keep)).select(table.column_names)
 
@@ -223,26 +250,48 @@ def load_state(fs, manifest_dir: str, *, retries: int) -> tuple[pa.Table, list[s
             log.warning("result part %s is unreadable (%s); its inputs will be processed again", path, err)
     if not tables:
         return empty_table(), parts
-    return latest_per_input(pa.concat_tables(tables)), parts
+    return latest_per_row(pa.concat_tables(tables)), parts
 
 
 def consolidate(inputs: pd.DataFrame, carried: list[str], candidates: pa.Table, job_id: str,
                 failure: str | None = None) -> pa.Table:
-    """Exactly one row per input, in input order: the newest candidate row for it, or an error
-    row saying its result went missing (so a lost record is visible, never a missing row) --
-    ``job_failed`` instead when the run failed (``failure``) before the input was done. Then
-    ``occurrences`` and the manifest's carried columns."""
-    best = latest_per_input(candidates)
-    uris = pa.array(inputs["input_uri"].to_numpy(dtype=object), type=pa.string())
-    found = pc.index_in(uris, value_set=best.column("input_uri"))
-    rows = best.take(found)
-    rows = _fill_missing(rows, pc.is_null(found), uris, inputs["output_uri"], job_id)
+    """Exactly one row per input line, in input order: for a line refused on the driver, its
+    error; for the others, the newest candidate record of its row key, or an error row saying
+    its result went missing (so a lost record is visible, never a missing row) -- ``job_failed``
+    instead when the run failed (``failure``) before the line was done. Then
+    ``manifest_format`` and the manifest's carried columns."""
+    best = latest_per_row(candidates)
+    keyed = pa.table({c: pa.array(inputs[c].to_numpy(dtype=object if c == "input_uri" else "float64"),
+                                  type=SCHEMA.field(c).type, from_pandas=True)
+                      for c in ("input_uri", "segment_offset_s", "segment_duration_s")})
+    refused = (inputs["error_type"] != "").to_numpy()
+    found = pc.index_in(row_keys(keyed), value_set=row_keys(best)).to_numpy(zero_copy_only=False)
+    index = np.where(refused, best.num_rows + np.cumsum(refused) - 1, np.nan_to_num(found, nan=-1)).astype("int64")
+    missing = ~refused & np.isnan(found.astype("float64"))
+    combined = pa.concat_tables([best, _refused_rows(inputs[refused], job_id)])
+    rows = combined.take(pa.array(index, mask=missing))
+    rows = _fill_missing(rows, pa.array(missing), keyed.column("input_uri"), inputs["output_uri"], job_id)
     if failure:
         rows = _mark_job_failed(rows, failure)
-    rows = rows.append_column("occurrences", pa.array(inputs["occurrences"].to_numpy(), type=pa.int64()))
+    for name in ("segment_offset_s", "segment_duration_s"):
+        rows = rows.set_column(rows.schema.get_field_index(name), name, keyed.column(name))
+    rows = rows.append_column("manifest_format", pa.array(inputs["manifest_format"].to_numpy(dtype=object),
+                                                          type=pa.string()))
     for name, column in zip(carried, _carried_arrays(inputs, carried)):
         rows = rows.append_column(name, column)
     return rows
+
+
+def _refused_rows(refused: pd.DataFrame, job_id: str) -> pa.Table:
+    """Rows for the lines refused before any I/O (malformed lines, unsafe paths, collisions)."""
+    now = time.time()
+    rows = []
+    for uri, out, kind, msg in zip(refused["input_uri"], refused["output_uri"], refused["error_type"],
+                                   refused["error_message"]):
+        r = new_row(uri, out, job_id)
+        r.update(status="error", error_type=kind, error_message=msg, finished_at=now, processing_s=0.0)
+        rows.append(r)
+    return rows_to_table(rows)
 
 
 def _fill_missing(rows: pa.Table, missing: pa.Array, uris: pa.Array, outputs: pd.Series, job_id: str) -> pa.Table:

@@ -111,15 +111,26 @@ def _fail(row: dict[str, Any], kind: str, message: str) -> None:
 # --------------------------------------------------------------------------- stage 1: read + decode
 
 
+SOURCE_SEGMENTS = pa.list_(pa.struct([("offset", pa.float64()), ("duration", pa.float64())]))
+"""The slices of a recording the manifest lines ask for, as the job's source gives them."""
+SEGMENT_TOLERANCE_S = 0.1
+"""A segment may end this far past the end of its recording (manifests round durations); it is
+then cut at the end. Further is an error of that line."""
+
+
 def read_decode(batch: pa.Table, settings: StageSettings) -> pa.Table:
-    """Fetch the batch's objects concurrently, decode to 16 kHz mono float32, measure the input."""
+    """Fetch the batch's objects concurrently, decode to 16 kHz mono float32, measure the input
+    (the whole recording, and each segment a manifest line asks for)."""
     t_batch = time.perf_counter()
     uris = batch.column("input_uri").to_pylist()
     rows = [new_row(u, o, settings.job_id) for u, o in zip(uris, batch.column("output_uri").to_pylist())]
-    fs = filesystem(settings.input_protocol, settings.input_storage_options)
+    members = batch.column("member").to_pylist() if "member" in batch.column_names else [""] * len(rows)
+    segments = (batch.column("segments").to_pylist() if "segments" in batch.column_names
+                else [None] * len(rows))
+    for row, segs in zip(rows, segments):
+        row["segments"] = [dict(s) for s in segs] if segs else [{"offset": None, "duration": None}]
     # Bounded read: at most max_bytes + 1 bytes per object (see fetch_many).
-    datas = fetch_many(fs, [parse_location(u).path for u in uris], retries=settings.io_retries,
-                       max_bytes=settings.max_bytes)
+    datas = _fetch(uris, members, settings)
     fetch_share = (time.perf_counter() - t_batch) / max(1, len(rows))
     scorer = _dnsmos(settings)
     for row, data in zip(rows, datas):
@@ -134,9 +145,36 @@ def read_decode(batch: pa.Table, settings: StageSettings) -> pa.Table:
     return rows_to_table(rows, PIPELINE_SCHEMA)
 
 
+def _fetch(uris: list[str], members: list[str], settings: StageSettings) -> list[bytes | BaseException]:
+    """Each input's bytes: plain objects concurrently (``fetch_many``); audio embedded in a
+    Parquet shard (member ``row=N``) by reading only the row groups that hold it."""
+    fs = filesystem(settings.input_protocol, settings.input_storage_options)
+    plain = [i for i, m in enumerate(members) if not m]
+    out: list[bytes | BaseException] = [b""] * len(uris)
+    found = fetch_many(fs, [parse_location(uris[i]).path for i in plain], retries=settings.io_retries,
+                       max_bytes=settings.max_bytes)
+    for i, data in zip(plain, found):
+        out[i] = data
+    by_shard: dict[str, list[int]] = {}
+    for i, m in enumerate(members):
+        if m:
+            by_shard.setdefault(uris[i][: -len(m) - 1], []).append(i)
+    for shard, idx in by_shard.items():
+        out_rows = [int(members[i].removeprefix("row=")) for i in idx]
+        try:
+            from frcrn.corpus.readers.hf import read_embedded
+
+            got = read_embedded(fs, parse_location(shard).path, out_rows)
+        except Exception as err:  # the whole shard is unreadable: every row of it says so
+            got = [err] * len(idx)
+        for i, data in zip(idx, got):
+            out[i] = data
+    return out
+
+
 def _decode_into(row: dict[str, Any], data: bytes | BaseException, settings: StageSettings, scorer) -> None:
     """One fetched object -> the row's input measurements and its 16 kHz waveform, or an error."""
-    from frcrn.audio import AudioError, clipping_fraction, decode_audio, level_dbfs
+    from frcrn.audio import AudioError, decode_audio
 
     uri = row["input_uri"]
     if isinstance(data, BaseException):
@@ -159,12 +197,38 @@ def _decode_into(row: dict[str, Any], data: bytes | BaseException, settings: Sta
         input_sample_rate=src.sample_rate,
         input_channels=src.channels,
         input_duration_s=src.duration_seconds,
-        level_in_dbfs=level_dbfs(x),
-        clip_fraction_in=clipping_fraction(x),
         audio=x.astype(np.float32, copy=False).tobytes(),
     )
+    for seg in row["segments"]:
+        _measure_input(seg, x, uri, scorer)
+
+
+def _segment_bounds(seg: dict[str, Any], n: int, rate: int) -> tuple[int, int] | str:
+    """Sample bounds of a segment in a signal of ``n`` samples at ``rate``, or why it has none."""
+    total = n / rate
+    offset, duration = seg.get("offset"), seg.get("duration")
+    start = float(offset or 0.0)
+    end = total if duration is None else start + float(duration)
+    if start >= total:
+        return f"the segment starts at {start:.3f} s, past the end of the recording ({total:.3f} s)"
+    if end > total + SEGMENT_TOLERANCE_S:
+        return (f"the segment {start:.3f}..{end:.3f} s ends past the end of the recording ({total:.3f} s; "
+                f"{SEGMENT_TOLERANCE_S} s of slack is allowed)")
+    return round(start * rate), min(n, round(end * rate))
+
+
+def _measure_input(seg: dict[str, Any], x: np.ndarray, uri: str, scorer) -> None:
+    """The input measurements of one segment (the whole recording for a whole-file line)."""
+    from frcrn.audio import SAMPLE_RATE, clipping_fraction, level_dbfs
+
+    bounds = _segment_bounds(seg, x.size, SAMPLE_RATE)
+    if isinstance(bounds, str):
+        seg.update(error_type="segment_out_of_range", error_message=f"{uri}: {bounds}")
+        return
+    part = x[bounds[0]:bounds[1]]
+    seg.update(level_in_dbfs=level_dbfs(part), clip_fraction_in=clipping_fraction(part))
     if scorer is not None:
-        _score_into(scorer, x, row, "in")
+        _score_into(scorer, part, seg, "in", uri)
 
 
 def _dnsmos(settings: StageSettings):
@@ -173,14 +237,14 @@ def _dnsmos(settings: StageSettings):
     return get_scorer(settings.dnsmos_model, settings.dnsmos_storage_options)
 
 
-def _score_into(scorer, samples: np.ndarray, row: dict[str, Any], which: str) -> None:
+def _score_into(scorer, samples: np.ndarray, row: dict[str, Any], which: str, uri: str) -> None:
     try:
         s = scorer.score(samples)
         row[f"dnsmos_sig_{which}"] = s["sig"]
         row[f"dnsmos_bak_{which}"] = s["bak"]
         row[f"dnsmos_ovrl_{which}"] = s["ovrl"]
     except Exception as err:  # quality columns are optional, the audio is not
-        log.warning("DNSMOS failed for %s: %s", row["input_uri"], err)
+        log.warning("DNSMOS failed for %s: %s", uri, err)
 
 
 # --------------------------------------------------------------------------- stage 2: enhance
@@ -370,35 +434,43 @@ def encode_write(batch: pa.Table, settings: StageSettings) -> pa.Table:
     rows = write_outputs(batch, settings)
     if rows:
         _record(rows, filesystem(settings.output_protocol, settings.output_storage_options), settings)
-    ok = sum(r["status"] == "ok" for r in rows)
-    return pa.Table.from_pydict({"inputs": [len(rows)], "ok": [ok]}, schema=PROGRESS_SCHEMA)
+    status = {r["input_uri"]: r["status"] == "ok" or r["error_type"] == "segment_out_of_range" for r in rows}
+    return pa.Table.from_pydict({"inputs": [len(status)], "ok": [sum(status.values())]}, schema=PROGRESS_SCHEMA)
 
 
 def write_outputs(batch: pa.Table, settings: StageSettings) -> list[dict[str, Any]]:
     """The per-file part of :func:`encode_write` (also ``frcrn enhance``'s last step): encode and
-    write each pending row's output atomically; returns the rows, each ``ok`` or an error."""
+    write each pending recording's output atomically, measure each of its segments; returns one
+    record per segment (a whole-file line is one segment), each ``ok`` or an error."""
     rows = _rows(batch)
     fs = filesystem(settings.output_protocol, settings.output_storage_options)
     scorer = _dnsmos(settings)
+    records: list[dict[str, Any]] = []
     for row in rows:
         audio = row.pop("audio", None)
-        if row["status"] != "pending":
-            continue
-        t0 = time.perf_counter()
-        try:
-            _write_output(row, _waveform(audio), fs, settings, scorer)
-        except Exception as err:
-            log.exception("unexpected error writing %s", row["output_uri"])
-            _fail(row, "write_error", f"{row['output_uri']}: unexpected {type(err).__name__} while writing: {err}")
-        finally:
-            row.pop("audio", None)
-            row["processing_s"] = float(row["processing_s"] or 0.0) + (time.perf_counter() - t0)
-    return rows
+        written: _Written | None = None
+        if row["status"] == "pending":
+            t0 = time.perf_counter()
+            try:
+                written = _write_output(row, _waveform(audio), fs, settings)
+            except Exception as err:
+                log.exception("unexpected error writing %s", row["output_uri"])
+                _fail(row, "write_error", f"{row['output_uri']}: unexpected {type(err).__name__} while writing: {err}")
+            finally:
+                row.pop("audio", None)
+                row["processing_s"] = float(row["processing_s"] or 0.0) + (time.perf_counter() - t0)
+        records += _segment_records(row, written, scorer)
+    return records
 
 
-def _write_output(row: dict[str, Any], y: np.ndarray, fs, settings: StageSettings, scorer) -> None:
-    """Encode one enhanced waveform, write it atomically and measure it (or record why not)."""
-    from frcrn.audio import SAMPLE_RATE, AudioError, clipping_fraction, encode_audio, level_dbfs, resample
+_Written = tuple[np.ndarray, np.ndarray, int]
+"""An enhanced recording as written: (16 kHz waveform, written waveform, its rate)."""
+
+
+def _write_output(row: dict[str, Any], y: np.ndarray, fs, settings: StageSettings) -> _Written | None:
+    """Encode one enhanced waveform and write it atomically (or record why not); returns the
+    16 kHz waveform, the written one and its rate, for the measurements."""
+    from frcrn.audio import SAMPLE_RATE, AudioError, encode_audio, resample
     from frcrn.formats import content_type
 
     uri = row["output_uri"]
@@ -410,23 +482,44 @@ def _write_output(row: dict[str, Any], y: np.ndarray, fs, settings: StageSetting
         data = encode_audio(out, rate, settings.output_format)
     except AudioError as err:
         _fail(row, err.kind, f"{row['input_uri']}: cannot encode the enhanced audio: {err}")
-        return
+        return None
     try:
         atomic_write(fs, parse_location(uri).path, data, retries=settings.io_retries,
                      content_type=content_type("." + settings.output_format))
     except Exception as err:
         _fail(row, *describe_io_error(err, uri, "write"))
-        return
-    row.update(
-        status="ok",
-        output_sample_rate=rate,
-        output_duration_s=out.size / rate,
-        output_bytes=len(data),
-        level_out_dbfs=level_dbfs(out),
-        clip_fraction_out=clipping_fraction(out),
-    )
-    if scorer is not None:
-        _score_into(scorer, y, row, "out")
+        return None
+    row.update(status="ok", output_sample_rate=rate, output_duration_s=out.size / rate, output_bytes=len(data))
+    return y, out, rate
+
+
+def _segment_records(row: dict[str, Any], written: _Written | None,
+                     scorer) -> list[dict[str, Any]]:
+    """One record per segment of the recording: its slice, the input measurements the read
+    stage made on it and the output ones made here (levels on the written signal, DNSMOS on the
+    16 kHz one); a segment outside the recording is an error of that line only."""
+    from frcrn.audio import SAMPLE_RATE, clipping_fraction, level_dbfs
+
+    segments = row.pop("segments", None) or [{"offset": None, "duration": None}]
+    records = []
+    for seg in segments:
+        rec = dict(row, segment_offset_s=seg.get("offset"), segment_duration_s=seg.get("duration"))
+        for name in _SEGMENT_INPUT_FIELDS:
+            rec[name] = seg.get(name)
+        if row["status"] == "ok" and seg.get("error_type"):
+            rec.update(status="error", error_type=seg["error_type"], error_message=seg["error_message"])
+        elif written is not None:
+            y, out, rate = written
+            lo, hi = _segment_bounds(seg, out.size, rate)
+            rec.update(level_out_dbfs=level_dbfs(out[lo:hi]), clip_fraction_out=clipping_fraction(out[lo:hi]))
+            if scorer is not None:
+                a, b = _segment_bounds(seg, y.size, SAMPLE_RATE)
+                _score_into(scorer, y[a:b], rec, "out", row["input_uri"])
+        records.append(rec)
+    return records
+
+
+_SEGMENT_INPUT_FIELDS = ("level_in_dbfs", "clip_fraction_in", "dnsmos_sig_in", "dnsmos_bak_in", "dnsmos_ovrl_in")
 
 
 def _record(rows: list[dict[str, Any]], fs, settings: StageSettings) -> None:

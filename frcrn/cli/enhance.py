@@ -179,15 +179,15 @@ def _process(args: argparse.Namespace, config: EnhanceConfig, spec: Any, output:
         if kind:
             errors[kind] += 1
             _say(f"error ({kind}): {message}")
-    valid = inputs.valid
+    recordings = inputs.recordings
     with storage_step("-o", out_loc.uri, options, "listing the existing outputs"):
         existing = set() if args.overwrite else _existing(out_fs, out_loc.path)
-    todo = [(i, o) for i, o in zip(valid["input_uri"], valid["output_uri"]) if parse_location(o).path not in existing]
-    skipped = len(valid) - len(todo)
+    todo = recordings[[parse_location(o).path not in existing for o in recordings["output_uri"]]].reset_index(drop=True)
+    skipped = len(recordings) - len(todo)
     if skipped:
         _say(f"skipped {skipped} input(s) whose output exists in {out_loc.uri} (--overwrite redoes them)")
     done, model = 0, None
-    if todo:
+    if len(todo):
         model = _load_model(args, config, options)
         done = _enhance_files(todo, model, output, options, errors, quiet=args.quiet)
     n_errors = sum(errors.values())
@@ -230,12 +230,14 @@ def _load_model(args: argparse.Namespace, config: EnhanceConfig, options: dict[s
             raise SpecError(f"cannot set up the model ({type(err).__name__}: {err})") from None
 
 
-def _enhance_files(todo: list[tuple[str, str]], model: Any, output: Any, options: dict[str, Any],
+def _enhance_files(todo: Any, model: Any, output: Any, options: dict[str, Any],
                    errors: Counter, *, quiet: bool) -> int:
-    """The job's per-file steps, one file at a time; returns how many outputs were written."""
+    """The job's per-file steps, one recording at a time (``todo``: ``InputSet.recordings``);
+    returns how many outputs were written."""
     import pyarrow as pa
     from tqdm import tqdm
 
+    from jobs.execution import segments_array
     from jobs.paths import parse_location
     from jobs.stages import StageSettings, read_decode, write_outputs
 
@@ -244,15 +246,18 @@ def _enhance_files(todo: list[tuple[str, str]], model: Any, output: Any, options
                          output_parts_dir="", input_storage_options=options, output_storage_options=options,
                          output_format=output.format)
     done = 0
-    for uri, out_uri in tqdm(todo, unit="file", desc="enhancing", disable=quiet, file=sys.stderr):
-        settings = dataclasses.replace(base, input_protocol=parse_location(uri).protocol)
-        batch = pa.table({"input_uri": [uri], "output_uri": [out_uri]})
-        (row,) = write_outputs(model(read_decode(batch, settings)), settings)
-        if row["status"] == "ok":
-            done += 1
-        else:
-            errors[row["error_type"]] += 1
-            tqdm.write(f"{PROG}: error ({row['error_type']}): {row['error_message']}", file=sys.stderr)
+    for i in tqdm(range(len(todo)), unit="file", desc="enhancing", disable=quiet, file=sys.stderr):
+        rec = todo.iloc[i]
+        settings = dataclasses.replace(base, input_protocol=parse_location(rec["input_uri"]).protocol)
+        batch = pa.table({"input_uri": [rec["input_uri"]], "output_uri": [rec["output_uri"]],
+                          "member": [rec["member"]]})
+        batch = batch.append_column("segments", segments_array(todo["segments"].iloc[i:i + 1]))
+        rows = write_outputs(model(read_decode(batch, settings)), settings)
+        done += any(r["status"] == "ok" for r in rows)
+        for row in rows:
+            if row["status"] != "ok":
+                errors[row["error_type"]] += 1
+                tqdm.write(f"{PROG}: error ({row['error_type']}): {row['error_message']}", file=sys.stderr)
     return done
 
 

@@ -35,7 +35,7 @@ def manifest(tmp_path):
     table = rows_to_table(rows)
     assert table.schema == SCHEMA
     df = table.to_pandas()
-    df["occurrences"] = 1
+    df["manifest_format"] = "csv"
     df["speaker"] = list("abcde")  # a column carried over from the input manifest
     assert list(df.columns[: len(RESULT_COLUMNS)]) == RESULT_COLUMNS
     path = tmp_path / "results.parquet"
@@ -57,7 +57,7 @@ def test_the_runbook_names_the_real_columns():
     used = set(re.findall(r"\b(?:input|output|dnsmos|error|level|clip)_\w+", " ".join(blocks)))
     assert used and used <= set(RESULT_COLUMNS), used - set(RESULT_COLUMNS)
     text = README.read_text()
-    listed = text[text.index("has one row per input:"):text.index("then the input manifest's own columns")]
+    listed = text[text.index("has one row per input manifest line:"):text.index("then the input manifest's own columns")]
     names = [n for n in re.findall(r"`(\w+)`", listed) if n not in ("ok", "error")]  # status values
     assert names == RESULT_COLUMNS, "deploy/README.md section 7 vs jobs/results.py"
 

@@ -201,7 +201,7 @@ def test_manifest_schema_is_identical_for_all_ok_and_with_error_rows(tmp_path, r
     assert [(f.name, f.type) for f in ok.schema] == [(f.name, f.type) for f in mixed.schema]
     assert [(f.name, f.type) for f in ok.schema][:len(SCHEMA)] == [(f.name, f.type) for f in SCHEMA]
     assert str(ok.schema.field("input_sample_rate").type) == "int32"
-    assert str(ok.schema.field("occurrences").type) == "int64" and str(ok.schema.field("n").type) == "int64"
+    assert str(ok.schema.field("manifest_format").type) == "string" and str(ok.schema.field("n").type) == "int64"
     assert set(mixed.column("status").to_pylist()) == {"ok", "error"}
     rates = dict(zip(mixed.column("input_uri").to_pylist(), mixed.column("input_sample_rate").to_pylist()))
     assert rates[str(tmp_path / "with_errors" / "a.wav")] == 44100

@@ -105,7 +105,7 @@ def test_resume_redoes_only_what_is_missing(tmp_path, ray_local, tiny_checkpoint
     # Third run with errors kept: nothing at all to do, rows unchanged.
     third = run_job(load_config(LOCAL, base + ["job.id=third", "resume.retry_errors=false"]))
     m3 = pd.read_parquet(out / "_manifest" / "results.parquet")
-    assert third.summary["counts"] == {"ok": 0, "error": 0, "skipped": len(m2)}
+    assert third.summary["counts"] == {"ok": 0, "error": 0, "skipped": len(m2), "recordings_processed": 0}
     pd.testing.assert_frame_equal(m3, m2)
 
 

@@ -48,17 +48,16 @@ def test_end_to_end_s3(s3, ray_local, tiny_checkpoint):
     result = run_job(cfg)
     assert result.exit_code == 3  # error rows exist (job.fail_on_error_rows, the default)
 
-    # The manifest read back from S3 (not the in-memory copy): exactly one row per unique input.
+    # The manifest read back from S3 (not the in-memory copy): exactly one row per manifest line.
     body = client.get_object(Bucket=bucket, Key="enhanced/_manifest/results.parquet")["Body"].read()
     df = pd.read_parquet(io.BytesIO(body))
-    assert len(df) == len(expect) == len(entries) - 1
-    assert df["input_uri"].is_unique
+    assert len(df) == len(entries) and df["input_uri"].nunique() == len(expect) == len(entries) - 1
     sha = hashlib.sha256(Path(tiny_checkpoint).read_bytes()).hexdigest()
     keys = set(list_keys(client, bucket))
     for rel, exp in expect.items():
         uri = f"s3://{bucket}/corpus/{rel}" if not rel.startswith("..") else rel
         row = df[df["input_uri"] == uri]
-        assert len(row) == 1, rel
+        assert len(row) == (2 if rel == "spk_a/clip_01_16000_1ch.flac" else 1), rel
         row = row.iloc[0]
         assert row["status"] == exp["status"], (rel, row["error_message"])
         assert row["job_id"] == "e2e-s3"
@@ -82,8 +81,8 @@ def test_end_to_end_s3(s3, ray_local, tiny_checkpoint):
             msg = row["error_message"]
             assert len(msg) > 20 and rel.rsplit("/", 1)[-1] in msg, msg  # names the file, says why
             assert not any(k.startswith("enhanced/" + rel.rsplit(".", 1)[0]) for k in keys)
-    dup = df[df["input_uri"] == f"s3://{bucket}/corpus/spk_a/clip_01_16000_1ch.flac"].iloc[0]
-    assert dup["occurrences"] == 2
+    dup = df[df["input_uri"] == f"s3://{bucket}/corpus/spk_a/clip_01_16000_1ch.flac"]
+    assert dup["take"].tolist() == [1, len(entries) - 1]  # the repeated line keeps its own fields
 
     # Nothing but outputs and the manifest folder under the prefix; the parts were consolidated.
     n_ok = sum(e["status"] == "ok" for e in expect.values())
@@ -98,8 +97,9 @@ def test_end_to_end_s3(s3, ray_local, tiny_checkpoint):
     assert types["enhanced/_manifest/results.parquet"] == "application/vnd.apache.parquet"
     assert types["enhanced/_manifest/summary.json"] == "application/json"
     summary = json.loads(client.get_object(Bucket=bucket, Key="enhanced/_manifest/summary.json")["Body"].read())
-    assert summary["counts"] == {"ok": n_ok, "error": len(expect) - n_ok, "skipped": 0}
-    assert summary["input"]["duplicates"] == 1
+    assert summary["counts"] == {"ok": n_ok + 1, "error": len(expect) - n_ok, "skipped": 0,
+                                 "recordings_processed": len(expect)}
+    assert summary["input"]["repeated_lines"] == 1
     assert summary["hours_in"] > 180 / 3600 and summary["throughput_x_realtime"] > 0
     assert "testing" not in json.dumps(summary)  # storage options never written out
 
@@ -108,10 +108,11 @@ def test_end_to_end_s3(s3, ray_local, tiny_checkpoint):
     client.delete_object(Bucket=bucket, Key=victim)
     again = run_job(_cfg(s3, "corpus/manifest.csv", "enhanced", tiny_checkpoint, "job.id=e2e-s3-again"))
     df2 = again.manifest
-    assert len(df2) == len(df) and df2["input_uri"].is_unique
-    assert again.summary["counts"]["skipped"] == n_ok - 1
+    assert len(df2) == len(df) and df2["input_uri"].nunique() == len(expect)
+    victim_rows = int((df["output_uri"] == f"s3://{bucket}/{victim}").sum())
+    assert again.summary["counts"]["skipped"] == n_ok + 1 - victim_rows
     redone = df2[(df2["job_id"] == "e2e-s3-again") & (df2["status"] == "ok")]
-    assert list(redone["output_uri"]) == [f"s3://{bucket}/{victim}"]
+    assert set(redone["output_uri"]) == {f"s3://{bucket}/{victim}"}
     assert victim in list_keys(client, bucket)
 
 

@@ -241,6 +241,7 @@ class Enhancer:
             if plan.weight_sum is not None:
                 weights = plan.weight_sum[span]
                 np.divide(out, weights, out=out, where=weights > 0)  # where 0, out is 0 already
+            self._mix_original(out, samples, plan.gain)
             if self.config.restore_gain:
                 out /= np.float32(plan.gain)
             results.append(out)
@@ -249,6 +250,17 @@ class Enhancer:
 
     def enhance(self, waveform: np.ndarray) -> np.ndarray:
         return self.enhance_many([waveform])[0]
+
+    def _mix_original(self, out: np.ndarray, samples: np.ndarray, gain: float) -> None:
+        """The strength settings (``atten_lim_db``, ``dry``), in place, at the model's working
+        level: ``out = (1 - share) * out + share * gain * samples``. FRCRN's output is
+        sample-aligned with its input, so the mix adds no comb filtering; in a noise-only stretch
+        (mask near 0) the noise is lowered by exactly ``atten_lim_db``."""
+        share = self.config.original_share
+        if share <= 0.0:
+            return
+        out *= np.float32(1.0 - share)
+        out += samples * np.float32(share * gain)
 
     @staticmethod
     def _check(index: int, waveform: np.ndarray) -> np.ndarray:

@@ -53,6 +53,13 @@ class EnhanceConfig:
     """Give the output the input's level back (false: keep the model's -25 dBFS working level)."""
     num_threads: int | None = None
     """torch intra-op threads; None leaves torch's default (all cores)."""
+    atten_lim_db: float | None = None
+    """Strength: remove at most this many dB anywhere (DeepFilterNet's ``--atten-lim``): the output
+    is the enhanced signal mixed with 10^(-atten_lim_db/20) of the input. None: no limit; 0: the
+    input unchanged. Over-suppression is what hurts ASR most, so corpora for ASR often want 12-20."""
+    dry: float = 0.0
+    """Strength: fraction of the original mixed into the output, 0..1 (denoiser's ``--dry``);
+    1 gives the input unchanged. Applied after ``atten_lim_db``."""
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -83,7 +90,18 @@ class EnhanceConfig:
             out.append(("max_auto_batch_size", f"must be at least 1, got {self.max_auto_batch_size}"))
         if self.num_threads is not None and self.num_threads < 1:
             out.append(("num_threads", f"must be at least 1, got {self.num_threads}"))
+        if self.atten_lim_db is not None and not self.atten_lim_db >= 0:
+            out.append(("atten_lim_db", f"must be at least 0 dB (or unset for no limit), got {self.atten_lim_db}"))
+        if not 0.0 <= self.dry <= 1.0:
+            out.append(("dry", f"must be between 0 and 1, got {self.dry}"))
         return out
+
+    @property
+    def original_share(self) -> float:
+        """How much of the input the output keeps, from ``atten_lim_db`` then ``dry``: the output
+        is ``(1 - share) * enhanced + share * input``."""
+        limit = 0.0 if self.atten_lim_db is None else 10.0 ** (-self.atten_lim_db / 20.0)
+        return 1.0 - (1.0 - limit) * (1.0 - self.dry)
 
 
 def _is_cuda_name(device: str) -> bool:

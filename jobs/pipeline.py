@@ -170,7 +170,8 @@ def plan_resume(
     An ``ok`` record (or a line-level error of a processed recording, ``ROW_ERRORS``) is kept
     when its output still exists under the same key (with the recorded size,
     ``resume.check_output_size``) and, with ``resume.same_checkpoint``, was made by the
-    checkpoint this run uses (``checkpoint_sha256``; "" = unknown, e.g. a factory model). An
+    checkpoint this run uses (``checkpoint_sha256``; "" = unknown, e.g. a factory model), at this
+    run's strength (``model.enhance.atten_lim_db``/``dry``). An
     ``error`` record is kept only with ``resume.retry_errors: false`` and never for job-level
     error types (ALWAYS_RETRY)."""
     recordings = inputs.recordings
@@ -178,7 +179,8 @@ def plan_resume(
         return recordings, state.slice(0, 0)
     rows = inputs.valid[["input_uri", "output_uri", "segment_offset_s", "segment_duration_s"]]
     rows = rows.assign(key=row_keys(pa.Table.from_pandas(rows, preserve_index=False)).to_numpy(zero_copy_only=False))
-    prior = state.select(["status", "error_type", "output_uri", "output_bytes", "checkpoint_sha256"]).to_pandas()
+    prior = state.select(["status", "error_type", "output_uri", "output_bytes", "checkpoint_sha256",
+                          "atten_lim_db", "dry"]).to_pandas()
     prior["key"] = row_keys(state).to_numpy(zero_copy_only=False)
     m = rows.merge(prior, on="key", how="left", suffixes=("", "_prior"), validate="many_to_one")
     same_output = m["output_uri_prior"] == m["output_uri"]
@@ -189,6 +191,7 @@ def plan_resume(
         keep_ok &= m["output_bytes"].isna() | (m["output_bytes"] == size)
     if cfg.resume.same_checkpoint and checkpoint_sha256:
         keep_ok &= m["checkpoint_sha256"] == checkpoint_sha256
+    keep_ok &= _same_strength(m, cfg)
     keep_error = ((m["status"] == "error") & (not cfg.resume.retry_errors)
                   & ~m["error_type"].isin(ALWAYS_RETRY) & same_output)
     done = (keep_ok | keep_error).groupby(m["input_uri"], sort=False).all()
@@ -196,6 +199,14 @@ def plan_resume(
     kept_keys = pa.array(m.loc[m["input_uri"].isin(done_uris), "key"].to_numpy(dtype=object), type=pa.string())
     todo = recordings[~recordings["input_uri"].isin(done_uris)].reset_index(drop=True)
     return todo, state.filter(pc.is_in(row_keys(state), value_set=kept_keys))
+
+
+def _same_strength(m: pd.DataFrame, cfg: JobConfig) -> pd.Series:
+    """Made with this run's strength settings (``model.enhance.atten_lim_db``/``dry``): an output
+    made at another strength is redone, as one made by another checkpoint is."""
+    limit, dry = cfg.model.enhance.atten_lim_db, cfg.model.enhance.dry
+    same_limit = m["atten_lim_db"].isna() if limit is None else m["atten_lim_db"].astype("float64") == limit
+    return same_limit & (m["dry"].astype("float64").fillna(0.0) == dry)
 
 
 def _list_outputs(fs, root: str, manifest_dir: str) -> dict[str, int]:

@@ -96,6 +96,8 @@ SCHEMA = pa.schema(
         ("dnsmos_ovrl_out", pa.float64()),
         ("model_id", pa.string()),
         ("checkpoint_sha256", pa.string()),
+        ("atten_lim_db", pa.float64()),  # the strength settings the output was made with (null: no limit)
+        ("dry", pa.float64()),
         ("job_id", pa.string()),
         ("finished_at", pa.timestamp("ms", tz="UTC")),
     ]

@@ -282,6 +282,8 @@ class Enhance:
         self.enhancer = load_enhancer(model)
         self.model_id = str(getattr(self.enhancer, "model_id", "frcrn"))
         self.sha = str(getattr(self.enhancer, "checkpoint_sha256", ""))
+        config = getattr(self.enhancer, "config", None)
+        self.strength = (getattr(config, "atten_lim_db", None), float(getattr(config, "dry", 0.0)))
         log.info("model replica ready in %.1f s (%s on %s)", time.perf_counter() - t0, self.model_id,
                  getattr(self.enhancer, "device", "?"))
 
@@ -330,6 +332,7 @@ class Enhance:
     def _take_result(self, row: dict[str, Any], wave: np.ndarray, out: Any, dt: float) -> None:
         row["processing_s"] = float(row["processing_s"] or 0.0) + dt
         row["model_id"], row["checkpoint_sha256"] = self.model_id, self.sha
+        row["atten_lim_db"], row["dry"] = self.strength
         if isinstance(out, BaseException):
             _fail(row, "enhance_error", f"{row['input_uri']}: the model failed on this file: "
                   f"{type(out).__name__}: {out}")

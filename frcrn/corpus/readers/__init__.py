@@ -13,6 +13,7 @@ from typing import Any
 from ..rows import FORMATS, ManifestFormatError, ManifestRead
 from .commonvoice import read_tsv
 from .detect import FOLDER, detect_format
+from .nemo import read_nemo
 from .tabular import read_table
 from .text import display
 
@@ -47,4 +48,7 @@ def _read(fs: Any, path: str, fmt: str, column: str) -> ManifestRead:
         return read_table(fs, path, fmt, column)
     if fmt == "tsv":
         return read_tsv(fs, path, column)
-    raise ManifestFormatError(f"no reader for {fmt} manifests yet")
+    readers = {"nemo": read_nemo}
+    if fmt not in readers:
+        raise ManifestFormatError(f"no reader for {fmt} manifests yet")
+    return readers[fmt](fs, path)

@@ -3,7 +3,8 @@
 The extension narrows it down; the content decides between formats sharing an extension:
 
 * a folder: ``folder`` (not a manifest; the job lists its audio files itself)
-* ``.jsonl`` / ``.json`` / ``.ndjson`` (also ``.gz``): ``jsonl``
+* ``.jsonl`` / ``.json`` / ``.ndjson`` (also ``.gz``): the first line that parses decides: it has
+  ``audio_filepath``: ``nemo``; else ``jsonl``
 * ``.parquet`` / ``.pq``: ``parquet``
 * ``.tsv``: ``tsv`` (Common Voice or a plain TSV table, told apart by its header when read)
 * ``.csv``: ``csv`` (``.csv.gz`` and ``.tsv.gz`` are read gunzipped)
@@ -15,7 +16,8 @@ import posixpath
 from typing import Any
 
 from ..rows import FORMATS, ManifestFormatError
-from .text import display, plain_name
+from .nemo import looks_like_nemo
+from .text import display, json_records, plain_name
 
 __all__ = ["FOLDER", "JSON_SUFFIXES", "PARQUET_SUFFIXES", "detect_format"]
 
@@ -32,13 +34,22 @@ def detect_format(fs: Any, path: str) -> str:
     name = plain_name(path)
     suffix = posixpath.splitext(name)[1]
     if suffix in JSON_SUFFIXES:
-        return "jsonl"
+        return _json_format(fs, path)
     if suffix in PARQUET_SUFFIXES:
         return "parquet"
     if suffix in (".tsv", ".csv"):
         return suffix[1:]
     raise ManifestFormatError(
         f"cannot tell the manifest format of {display(fs, path)} from its name: understood are .csv, .tsv, "
-        ".parquet/.pq, .jsonl/.json/.ndjson, also gzipped; or set input.format to one of "
+        ".parquet/.pq, .jsonl/.json/.ndjson, also gzipped (a JSON-lines table or NeMo); or set input.format to one of "
         + ", ".join(FORMATS))
 
+
+
+def _json_format(fs: Any, path: str) -> str:
+    """nemo or jsonl, by the first line that is a JSON object."""
+    source = display(fs, path)
+    first = next((r.value for r in json_records(fs, path, source) if r.value is not None), None)
+    if first is None:
+        return "jsonl"  # nothing parses: the table reader says what is wrong
+    return "nemo" if looks_like_nemo(first) else "jsonl"

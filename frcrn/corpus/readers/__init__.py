@@ -13,6 +13,7 @@ from typing import Any
 from ..rows import FORMATS, ManifestFormatError, ManifestRead
 from .commonvoice import read_tsv
 from .detect import FOLDER, detect_format
+from .lhotse import read_lhotse
 from .nemo import read_nemo
 from .tabular import read_table
 from .text import display
@@ -48,7 +49,7 @@ def _read(fs: Any, path: str, fmt: str, column: str) -> ManifestRead:
         return read_table(fs, path, fmt, column)
     if fmt == "tsv":
         return read_tsv(fs, path, column)
-    readers = {"nemo": read_nemo}
+    readers = {"nemo": read_nemo, "lhotse": read_lhotse}
     if fmt not in readers:
         raise ManifestFormatError(f"no reader for {fmt} manifests yet")
     return readers[fmt](fs, path)

@@ -4,7 +4,7 @@ The extension narrows it down; the content decides between formats sharing an ex
 
 * a folder: ``folder`` (not a manifest; the job lists its audio files itself)
 * ``.jsonl`` / ``.json`` / ``.ndjson`` (also ``.gz``): the first line that parses decides: it has
-  ``audio_filepath``: ``nemo``; else ``jsonl``
+  ``audio_filepath``: ``nemo``; it is a lhotse recording, supervision or cut: ``lhotse``; else ``jsonl``
 * ``.parquet`` / ``.pq``: ``parquet``
 * ``.tsv``: ``tsv`` (Common Voice or a plain TSV table, told apart by its header when read)
 * ``.csv``: ``csv`` (``.csv.gz`` and ``.tsv.gz`` are read gunzipped)
@@ -16,6 +16,7 @@ import posixpath
 from typing import Any
 
 from ..rows import FORMATS, ManifestFormatError
+from .lhotse import record_kind
 from .nemo import looks_like_nemo
 from .text import display, json_records, plain_name
 
@@ -41,15 +42,18 @@ def detect_format(fs: Any, path: str) -> str:
         return suffix[1:]
     raise ManifestFormatError(
         f"cannot tell the manifest format of {display(fs, path)} from its name: understood are .csv, .tsv, "
-        ".parquet/.pq, .jsonl/.json/.ndjson, also gzipped (a JSON-lines table or NeMo); or set input.format to one of "
+        ".parquet/.pq, .jsonl/.json/.ndjson, also gzipped (a JSON-lines "
+        "table, NeMo or lhotse); or set input.format to one of "
         + ", ".join(FORMATS))
 
 
 
 def _json_format(fs: Any, path: str) -> str:
-    """nemo or jsonl, by the first line that is a JSON object."""
+    """nemo, lhotse or jsonl, by the first line that is a JSON object."""
     source = display(fs, path)
     first = next((r.value for r in json_records(fs, path, source) if r.value is not None), None)
     if first is None:
         return "jsonl"  # nothing parses: the table reader says what is wrong
-    return "nemo" if looks_like_nemo(first) else "jsonl"
+    if looks_like_nemo(first):
+        return "nemo"
+    return "lhotse" if record_kind(first) else "jsonl"

@@ -13,6 +13,7 @@ from typing import Any
 from ..rows import FORMATS, ManifestFormatError, ManifestRead
 from .commonvoice import read_tsv
 from .detect import FOLDER, detect_format
+from .kaldi import read_kaldi
 from .lhotse import read_lhotse
 from .nemo import read_nemo
 from .tabular import read_table
@@ -22,7 +23,7 @@ __all__ = ["FORMATS", "ManifestFormatError", "ManifestRead", "detect_format", "r
 
 
 def read_manifest(fs: Any, path: str, *, fmt: str = "auto", column: str = "audio_uri") -> ManifestRead:
-    """Read the manifest at ``path`` on the fsspec filesystem ``fs`` (a file).
+    """Read the manifest at ``path`` on the fsspec filesystem ``fs`` (a file, or a Kaldi data dir).
 
     ``fmt`` is ``auto`` or one of ``FORMATS``; a declared format skips detection, but a manifest
     that does not look like it at all is a ManifestFormatError saying what was found. ``column``
@@ -37,9 +38,9 @@ def read_manifest(fs: Any, path: str, *, fmt: str = "auto", column: str = "audio
         raise ManifestFormatError(f"manifest not found: {source}")
     found = detect_format(fs, path) if fmt == "auto" else fmt
     if found == FOLDER:
-        raise ManifestFormatError(f"{source} is a folder, not a manifest; the job lists a folder's audio files "
-                                  "itself")
-    if fs.isdir(path):
+        raise ManifestFormatError(f"{source} is a folder without wav.scp, not a manifest (a Kaldi data dir "
+                                  "has one); the job lists a folder's audio files itself")
+    if found != "kaldi" and fs.isdir(path):
         raise ManifestFormatError(f"{source} is a folder; declared {found}, which is a file")
     return _read(fs, path, found, column)
 
@@ -49,7 +50,7 @@ def _read(fs: Any, path: str, fmt: str, column: str) -> ManifestRead:
         return read_table(fs, path, fmt, column)
     if fmt == "tsv":
         return read_tsv(fs, path, column)
-    readers = {"nemo": read_nemo, "lhotse": read_lhotse}
+    readers = {"nemo": read_nemo, "lhotse": read_lhotse, "kaldi": read_kaldi}
     if fmt not in readers:
         raise ManifestFormatError(f"no reader for {fmt} manifests yet")
     return readers[fmt](fs, path)

@@ -2,7 +2,8 @@
 
 The extension narrows it down; the content decides between formats sharing an extension:
 
-* a folder: ``folder`` (not a manifest; the job lists its audio files itself)
+* a folder holding ``wav.scp``, or a file named ``wav.scp``: ``kaldi``; any other folder: ``folder``
+  (not a manifest; the job lists its audio files itself)
 * ``.jsonl`` / ``.json`` / ``.ndjson`` (also ``.gz``): the first line that parses decides: it has
   ``audio_filepath``: ``nemo``; it is a lhotse recording, supervision or cut: ``lhotse``; else ``jsonl``
 * ``.parquet`` / ``.pq``: ``parquet``
@@ -16,6 +17,7 @@ import posixpath
 from typing import Any
 
 from ..rows import FORMATS, ManifestFormatError
+from .kaldi import WAV_SCP
 from .lhotse import record_kind
 from .nemo import looks_like_nemo
 from .text import display, json_records, plain_name
@@ -28,12 +30,14 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 def detect_format(fs: Any, path: str) -> str:
-    """The format of the manifest at ``path`` (one of ``FORMATS``), or ``"folder"`` for a folder;
-    ManifestFormatError if the name says nothing we understand."""
+    """The format of the manifest at ``path`` (one of ``FORMATS``), or ``"folder"`` for a folder
+    that is not a Kaldi data dir; ManifestFormatError if the name says nothing we understand."""
     if fs.isdir(path):
-        return FOLDER
+        return "kaldi" if fs.exists(posixpath.join(path.rstrip("/"), WAV_SCP)) else FOLDER
     name = plain_name(path)
     suffix = posixpath.splitext(name)[1]
+    if name == WAV_SCP:
+        return "kaldi"
     if suffix in JSON_SUFFIXES:
         return _json_format(fs, path)
     if suffix in PARQUET_SUFFIXES:
@@ -43,7 +47,7 @@ def detect_format(fs: Any, path: str) -> str:
     raise ManifestFormatError(
         f"cannot tell the manifest format of {display(fs, path)} from its name: understood are .csv, .tsv, "
         ".parquet/.pq, .jsonl/.json/.ndjson, also gzipped (a JSON-lines "
-        "table, NeMo or lhotse); or set input.format to one of "
+        "table, NeMo or lhotse), a Kaldi data dir or its wav.scp; or set input.format to one of "
         + ", ".join(FORMATS))
 
 

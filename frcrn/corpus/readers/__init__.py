@@ -3,7 +3,8 @@
 :func:`read_manifest` is the one entry point; it detects the format (see ``detect``) unless one
 is declared, and hands the file to the reader of that format, one module each. Readers only read:
 entries stay as written (``__entry`` relative to ``__base``); resolving them, checking they are
-safe and reading the audio are the job's.
+safe and reading the audio are the job's. :func:`read_embedded` (``hf``) is for the job's read
+stage: the audio bytes embedded in a Hugging Face shard.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from typing import Any
 from ..rows import FORMATS, ManifestFormatError, ManifestRead
 from .commonvoice import read_tsv
 from .detect import FOLDER, detect_format
+from .hf import read_embedded, read_hf
 from .kaldi import read_kaldi
 from .lhotse import read_lhotse
 from .nemo import read_nemo
 from .tabular import read_table
 from .text import display
 
-__all__ = ["FORMATS", "ManifestFormatError", "ManifestRead", "detect_format", "read_manifest"]
+__all__ = ["FORMATS", "ManifestFormatError", "ManifestRead", "detect_format", "read_embedded", "read_manifest"]
 
 
 def read_manifest(fs: Any, path: str, *, fmt: str = "auto", column: str = "audio_uri") -> ManifestRead:
@@ -50,7 +52,5 @@ def _read(fs: Any, path: str, fmt: str, column: str) -> ManifestRead:
         return read_table(fs, path, fmt, column)
     if fmt == "tsv":
         return read_tsv(fs, path, column)
-    readers = {"nemo": read_nemo, "lhotse": read_lhotse, "kaldi": read_kaldi}
-    if fmt not in readers:
-        raise ManifestFormatError(f"no reader for {fmt} manifests yet")
+    readers = {"nemo": read_nemo, "lhotse": read_lhotse, "kaldi": read_kaldi, "hf": read_hf}
     return readers[fmt](fs, path)

@@ -6,7 +6,7 @@ The extension narrows it down; the content decides between formats sharing an ex
   (not a manifest; the job lists its audio files itself)
 * ``.jsonl`` / ``.json`` / ``.ndjson`` (also ``.gz``): the first line that parses decides: it has
   ``audio_filepath``: ``nemo``; it is a lhotse recording, supervision or cut: ``lhotse``; else ``jsonl``
-* ``.parquet`` / ``.pq``: ``parquet``
+* ``.parquet`` / ``.pq``: a Hugging Face Audio column (see ``hf.audio_column``): ``hf``; else ``parquet``
 * ``.tsv``: ``tsv`` (Common Voice or a plain TSV table, told apart by its header when read)
 * ``.csv``: ``csv`` (``.csv.gz`` and ``.tsv.gz`` are read gunzipped)
 """
@@ -16,7 +16,10 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from ..rows import FORMATS, ManifestFormatError
+from .hf import audio_column
 from .kaldi import WAV_SCP
 from .lhotse import record_kind
 from .nemo import looks_like_nemo
@@ -41,15 +44,14 @@ def detect_format(fs: Any, path: str) -> str:
     if suffix in JSON_SUFFIXES:
         return _json_format(fs, path)
     if suffix in PARQUET_SUFFIXES:
-        return "parquet"
+        return _parquet_format(fs, path)
     if suffix in (".tsv", ".csv"):
         return suffix[1:]
     raise ManifestFormatError(
         f"cannot tell the manifest format of {display(fs, path)} from its name: understood are .csv, .tsv, "
-        ".parquet/.pq, .jsonl/.json/.ndjson, also gzipped (a JSON-lines "
+        ".parquet/.pq (a table or a Hugging Face shard), .jsonl/.json/.ndjson, also gzipped (a JSON-lines "
         "table, NeMo or lhotse), a Kaldi data dir or its wav.scp; or set input.format to one of "
         + ", ".join(FORMATS))
-
 
 
 def _json_format(fs: Any, path: str) -> str:
@@ -61,3 +63,13 @@ def _json_format(fs: Any, path: str) -> str:
     if looks_like_nemo(first):
         return "nemo"
     return "lhotse" if record_kind(first) else "jsonl"
+
+
+def _parquet_format(fs: Any, path: str) -> str:
+    """hf when the schema has an Audio column, else parquet (read from the footer only)."""
+    try:
+        with fs.open(path, "rb") as f:
+            schema = pq.ParquetFile(f).schema_arrow
+    except Exception as err:  # any parser error means the same to the user
+        raise ManifestFormatError(f"cannot read manifest {display(fs, path)} as parquet: {err}") from None
+    return "hf" if audio_column(schema) else "parquet"

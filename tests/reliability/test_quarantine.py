@@ -29,7 +29,7 @@ class _Identity:
 
 def _replica():
     r = Enhance.__new__(Enhance)
-    r.enhancer, r.model_id, r.sha = _Identity(), "identity", ""
+    r.enhancer, r.model_id, r.sha, r.strength = _Identity(), "identity", "", (None, 0.0)
     return r
 
 

@@ -33,6 +33,7 @@ def read_manifest(fs: Any, path: str, *, fmt: str = "auto", column: str = "audio
     Voice's); the other formats name their audio themselves. Raises ManifestFormatError when the
     manifest as a whole is missing or unusable; a bad line is an error row instead."""
     source = display(fs, path)
+    fs.invalidate_cache()  # object-store listings are cached: this manifest may have changed since
     if fmt != "auto" and fmt not in FORMATS:
         raise ManifestFormatError(f"unknown manifest format {fmt!r} for {source}; use auto or one of "
                                   f"{', '.join(FORMATS)}")

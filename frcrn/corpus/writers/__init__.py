@@ -30,13 +30,13 @@ from typing import Any
 
 import pandas as pd
 
-from . import nemo
+from . import lhotse, nemo
 from .fields import ExportError
 from .rows import Destination, ExportRows
 
 __all__ = ["EXPORT_FORMATS", "ExportError", "ExportSummary", "write_corpus"]
 
-EXPORT_FORMATS = ("nemo",)
+EXPORT_FORMATS = ("nemo", "lhotse")
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,9 @@ def write_corpus(results: pd.DataFrame, to: str, dest: str, *, storage_options: 
         raise ExportError(f"unknown export format {to!r}; one of {', '.join(EXPORT_FORMATS)}")
     rows = ExportRows(results, root=root)
     target = Destination(dest, storage_options)
-    nemo.write(rows, target)
+    if to == "nemo":
+        nemo.write(rows, target)
+    else:
+        lhotse.write(rows, target)
     return ExportSummary(to=to, dest=target.url, rows=len(rows), recordings=len(rows.recordings),
                          hours=rows.hours, files=tuple(target.written))

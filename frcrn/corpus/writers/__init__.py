@@ -30,13 +30,13 @@ from typing import Any
 
 import pandas as pd
 
-from . import lhotse, nemo
+from . import kaldi, lhotse, nemo
 from .fields import ExportError
 from .rows import Destination, ExportRows
 
 __all__ = ["EXPORT_FORMATS", "ExportError", "ExportSummary", "write_corpus"]
 
-EXPORT_FORMATS = ("nemo", "lhotse")
+EXPORT_FORMATS = ("nemo", "lhotse", "kaldi")
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,9 @@ def write_corpus(results: pd.DataFrame, to: str, dest: str, *, storage_options: 
     target = Destination(dest, storage_options)
     if to == "nemo":
         nemo.write(rows, target)
-    else:
+    elif to == "lhotse":
         lhotse.write(rows, target)
+    else:
+        kaldi.write(rows, target)
     return ExportSummary(to=to, dest=target.url, rows=len(rows), recordings=len(rows.recordings),
                          hours=rows.hours, files=tuple(target.written))

@@ -30,13 +30,13 @@ from typing import Any
 
 import pandas as pd
 
-from . import kaldi, lhotse, nemo
+from . import hf, kaldi, lhotse, nemo
 from .fields import ExportError
-from .rows import Destination, ExportRows
+from .rows import Destination, ExportRows, OutputReader
 
 __all__ = ["EXPORT_FORMATS", "ExportError", "ExportSummary", "write_corpus"]
 
-EXPORT_FORMATS = ("nemo", "lhotse", "kaldi")
+EXPORT_FORMATS = ("nemo", "lhotse", "kaldi", "hf", "hf-audiofolder")
 
 
 @dataclass(frozen=True)
@@ -50,12 +50,14 @@ class ExportSummary:
 
 
 def write_corpus(results: pd.DataFrame, to: str, dest: str, *, storage_options: Mapping[str, Any] | None = None,
-                 root: str | None = None) -> ExportSummary:
+                 root: str | None = None, shard_bytes: float = hf.SHARD_BYTES,
+                 shard_rows: int = hf.SHARD_ROWS) -> ExportSummary:
     """Write ``results`` (every row ``ok``) as the corpus format ``to`` into the folder ``dest``.
 
-    ``storage_options`` are fsspec's, for ``dest`` when it is a URL. ``root`` is the folder
-    derived recording ids are relative to (the job's output location; default the outputs'
-    common folder). Raises :class:`ExportError` (one line) when the rows cannot be written
+    ``storage_options`` are fsspec's, for ``dest`` and for reading output files (``hf``) when
+    they are URLs. ``root`` is the folder derived recording ids are relative to (the job's
+    output location; default the outputs' common folder). ``shard_bytes`` and ``shard_rows``
+    bound ``hf`` shards. Raises :class:`ExportError` (one line) when the rows cannot be written
     as ``to``; storage errors propagate as they are.
     """
     if to not in EXPORT_FORMATS:
@@ -66,7 +68,11 @@ def write_corpus(results: pd.DataFrame, to: str, dest: str, *, storage_options: 
         nemo.write(rows, target)
     elif to == "lhotse":
         lhotse.write(rows, target)
-    else:
+    elif to == "kaldi":
         kaldi.write(rows, target)
+    elif to == "hf":
+        hf.write(rows, target, OutputReader(storage_options), shard_bytes=shard_bytes, shard_rows=shard_rows)
+    else:
+        hf.write_audiofolder(rows, target)
     return ExportSummary(to=to, dest=target.url, rows=len(rows), recordings=len(rows.recordings),
                          hours=rows.hours, files=tuple(target.written))

@@ -88,6 +88,16 @@ def test_the_written_metadata_is_the_form_datasets_to_parquet_writes(root, tmp_p
         "n": {"dtype": "int64", "_type": "Value"}}}}
 
 
+def test_a_column_of_mixed_values_is_kept_as_text_and_a_carried_audio_column_is_refused(root, tmp_path):
+    frame = results([job_row(root, "a.wav", note="x"), job_row(root, "sub dir/c.wav", note="y")])
+    frame["note"] = frame["note"].astype(object)
+    frame.loc[1, "note"] = 5  # what a JSON-lines manifest with mixed values gives
+    write_corpus(frame, "hf", str(tmp_path / "hf"))
+    assert _load(tmp_path / "hf", tmp_path / "cache")[0]["note"] == ["x", "5"]
+    with pytest.raises(ExportError, match="column is named 'audio'"):
+        write_corpus(results([job_row(root, "a.wav", audio="original.wav")]), "hf", str(tmp_path / "hf2"))
+
+
 def test_shards_are_bounded_and_an_earlier_exports_extra_shards_are_removed(root, tmp_path):
     dest = tmp_path / "hf"
     frame = results(nemo_rows(root))

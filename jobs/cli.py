@@ -1,5 +1,5 @@
-"""Command line: ``frcrn job run [CONFIG] [key.sub=value ...]`` (also ``frcrn-job ...`` and
-``python -m jobs ...``, the same command).
+"""Command line: ``frcrn job run [CONFIG] [key.sub=value ...]`` and ``frcrn job export OUTPUT_URI
+--to FORMAT`` (also ``frcrn-job ...`` and ``python -m jobs ...``, the same command).
 
 Works the same on a laptop (starts a local Ray) and under ``ray job submit`` (connects to the
 cluster it was submitted to), e.g.::
@@ -8,6 +8,15 @@ cluster it was submitted to), e.g.::
     frcrn job run configs/local.yaml input.uri=/data/corpus/ output.uri=/data/clean/
     ray job submit --working-dir . -- python -m jobs run configs/s3_cluster.yaml compute.max_replicas=16
     frcrn job check configs/s3_cluster.yaml          # validate and print the resolved config
+    frcrn job export /data/clean/ --to lhotse        # -> /data/clean/_manifest/export/lhotse/
+    frcrn job export s3://corpus-clean/v1/ --to hf --where "status == 'ok' and dnsmos_ovrl_out >= 3" \
+        --config configs/s3_cluster.yaml -o s3://corpus-clean/v1-hf/
+
+``export`` (``jobs.export``) writes a finished job's results as a NeMo, lhotse, Kaldi or Hugging
+Face manifest of the enhanced audio (formats: ``frcrn.corpus.writers``). Its storage options are
+``--config``'s ``output.storage_options``, else ``$FRCRN_STORAGE_OPTIONS`` (JSON), else the
+storage's own credential chain (AWS_* variables, the node's role); it prints one line,
+``exported N rows (M recordings, H h) as FORMAT to DEST``.
 
 Exit status (what a scheduler can act on; the last line printed always says which and why):
 
@@ -20,11 +29,16 @@ code  meaning
       row (the unfinished ones ``job_failed``, retried by the next run)
 2     bad config or input spec: a config value (one line naming the dotted key), a config file
       that is not YAML, a manifest unreadable, malformed or empty as a whole, an unusable checkpoint or
-      ``model.factory``. Nothing was written; fix it and run again
+      ``model.factory``. Nothing was written; fix it and run again. ``export``: a ``--where``
+      that is not a condition on the results' columns (the line names it and the columns), no
+      results manifest at OUTPUT_URI, or selected rows the format cannot describe (``error``
+      rows, segments for ``hf-audiofolder``, two rows with one utterance id)
 3     the run finished but error rows exist (``job.fail_on_error_rows``, default true; false
       makes it 0). The last line says how many, of which types, and where the manifest is
 4     no input could be processed: every input is an error row (e.g. all refused as
-      ``unsafe_path`` or all undecodable), whatever ``job.fail_on_error_rows`` says
+      ``unsafe_path`` or all undecodable), whatever ``job.fail_on_error_rows`` says.
+      ``export``: ``--where`` selects no row; nothing is written (an empty corpus would replace
+      the last export, and a training run would find nothing)
 5     storage or network failure at the job level (unreachable endpoint, missing bucket,
       access denied): one line naming the config key, the URI or endpoint and what to check
 75    EX_TEMPFAIL: another live run holds the lease on this output location; retry later
@@ -47,8 +61,17 @@ import signal
 import sys
 import traceback
 
-from jobs.config import ConfigError, JobConfig, load_config, redacted
-from jobs.errors import EXIT_CONFIG, EXIT_INTERNAL, JobFailed, LeaseHeld, SpecError, StorageFailure, first_line
+from jobs.config import ConfigError, JobConfig, env_storage_options, load_config, redacted
+from jobs.errors import (
+    EXIT_CONFIG,
+    EXIT_INTERNAL,
+    JobFailed,
+    LeaseHeld,
+    NothingToExport,
+    SpecError,
+    StorageFailure,
+    first_line,
+)
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "local.yaml")
 
@@ -66,12 +89,34 @@ def _parser(prog: str = "frcrn-job") -> argparse.ArgumentParser:
             s.add_argument("--debug", action="store_true",
                            help="show Ray's logs and tracebacks on the console instead of the log file")
             s.add_argument("--log-file", help="where to write the log (default: a file per run in the temp dir)")
+    _export_parser(sub)
     return p
+
+
+def _export_parser(sub) -> None:
+    from frcrn.corpus.writers import EXPORT_FORMATS
+
+    s = sub.add_parser("export", help="write a finished job's results as a NeMo, lhotse, Kaldi or Hugging Face "
+                       "corpus manifest of the enhanced audio")
+    s.add_argument("output_uri", nargs="?", metavar="OUTPUT_URI",
+                   help="the job's output.uri, holding _manifest/results.parquet (default: --config's output.uri)")
+    s.add_argument("--to", required=True, choices=EXPORT_FORMATS, help="the corpus format")
+    s.add_argument("--where", default="status == 'ok'", metavar="EXPR",
+                   help="rows to export, pandas DataFrame.query syntax on the results' columns, e.g. "
+                        "\"status == 'ok' and dnsmos_ovrl_out >= 3\" (default: \"status == 'ok'\")")
+    s.add_argument("-o", "--dest", metavar="DEST",
+                   help="destination folder (default: OUTPUT_URI/_manifest/export/FORMAT/; "
+                        "hf-audiofolder: OUTPUT_URI)")
+    s.add_argument("--config", help="a job config: its output.storage_options (else $FRCRN_STORAGE_OPTIONS, "
+                   "else the storage's own credential chain) and output.uri")
+    s.add_argument("--debug", action="store_true", help="print the traceback of an internal error")
 
 
 def main(argv: list[str] | None = None, prog: str = "frcrn-job") -> int:
     """``frcrn-job`` / ``python -m jobs`` / ``frcrn job``: returns the exit status (table above)."""
     args = _parser(prog).parse_args(argv)
+    if args.command == "export":
+        return _export(args)
     config = args.config
     overrides = list(args.overrides)
     if config is not None and "=" in config and not os.path.exists(config):
@@ -91,7 +136,38 @@ def main(argv: list[str] | None = None, prog: str = "frcrn-job") -> int:
 
 
 _KINDS = ((SpecError, "input error"), (StorageFailure, "storage error"), (LeaseHeld, "output location busy"),
-          (JobFailed, "failed"))
+          (NothingToExport, "nothing to export"), (JobFailed, "failed"))
+
+
+def _export(args: argparse.Namespace) -> int:
+    """``export``: one line on stdout when it worked, else one line on stderr and the exit status."""
+    from jobs.export import export
+
+    try:
+        if args.config:
+            cfg = load_config(args.config)
+            output_uri, options = args.output_uri or cfg.output.uri, cfg.output.storage_options
+        else:
+            output_uri, options = args.output_uri, env_storage_options()
+    except ConfigError as err:
+        print(f"frcrn-job: config error: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    if not output_uri:
+        print("frcrn-job: config error: export needs OUTPUT_URI (or --config with output.uri)", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        print(export(output_uri, args.to, where=args.where, dest=args.dest, storage_options=options), flush=True)
+    except JobFailed as err:
+        kind = next(label for cls, label in _KINDS if isinstance(err, cls))
+        print(f"frcrn-job: {kind}: {err}", file=sys.stderr)
+        return err.exit_code
+    except Exception as err:  # one line; the traceback only with --debug
+        if args.debug:
+            traceback.print_exception(err, file=sys.stderr)
+        print(f"frcrn-job: internal error: {type(err).__name__}: {first_line(err)}"
+              + ("" if args.debug else " (--debug shows the traceback)"), file=sys.stderr)
+        return EXIT_INTERNAL
+    return 0
 
 
 def _run(cfg: JobConfig, *, debug: bool, log_file: str | None) -> int:

@@ -23,6 +23,7 @@ __all__ = [
     "EXIT_TEMPFAIL",
     "JobFailed",
     "LeaseHeld",
+    "NothingToExport",
     "SpecError",
     "StorageFailure",
     "endpoint_of",
@@ -35,7 +36,7 @@ EXIT_OK = 0                  # every input ok or skipped (done by an earlier run
 EXIT_INTERNAL = 1            # unexpected failure, or the execution failed (the manifest lists every input)
 EXIT_CONFIG = 2              # bad config or input spec (config, manifest as a whole, checkpoint)
 EXIT_ERROR_ROWS = 3          # finished, but error rows exist (job.fail_on_error_rows)
-EXIT_NOTHING_PROCESSED = 4   # finished, but every input is an error row
+EXIT_NOTHING_PROCESSED = 4   # finished, but every input is an error row (export: no row selected)
 EXIT_STORAGE = 5             # storage or network failure at the job level
 EXIT_TEMPFAIL = 75           # EX_TEMPFAIL: another run holds this output location; retry later
 
@@ -56,6 +57,13 @@ class StorageFailure(JobFailed):
     """Storage or network failed at the job level (endpoint, bucket, permissions)."""
 
     exit_code = EXIT_STORAGE
+
+
+class NothingToExport(JobFailed):
+    """``frcrn job export``: the selection is empty, so nothing was written (an empty corpus would
+    replace the last export with nothing and train on nothing)."""
+
+    exit_code = EXIT_NOTHING_PROCESSED
 
 
 class LeaseHeld(JobFailed):

@@ -6,6 +6,7 @@
     frcrn train CONFIG [key.sub=value ...]
     frcrn eval [CONFIG] [key.sub=value ...]
     frcrn job run|check [CONFIG] [key.sub=value ...]
+    frcrn job export OUTPUT_URI --to nemo|lhotse|kaldi|hf|hf-audiofolder [--where EXPR] [-o DEST]
 
 Inputs and outputs are local paths or fsspec URLs (s3://..., with credentials from the
 environment). For large corpora on clusters use the Ray job: `frcrn job run CONFIG` (the same
@@ -32,9 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     checkpoint.add_parsers(sub)
     train.add_parser(sub)
     evaluate.add_parser(sub)
-    job = sub.add_parser("job", help="the bulk Ray job: `frcrn job run|check [CONFIG] [key=value ...]` "
-                         "(same as frcrn-job)", add_help=False)
-    job.add_argument("arguments", nargs=argparse.REMAINDER, help="run or check, then its arguments")
+    job = sub.add_parser("job", help="the bulk Ray job: `frcrn job run|check [CONFIG] [key=value ...]`, "
+                         "`frcrn job export OUTPUT_URI --to FORMAT` (same as frcrn-job)", add_help=False)
+    job.add_argument("arguments", nargs=argparse.REMAINDER, help="run, check or export, then its arguments")
     job.set_defaults(run=lambda args: _job(args.arguments))
     return parser
 

@@ -1,0 +1,78 @@
+"""Corpus writers: a job's results table back into the speech ecosystems' own manifest formats.
+
+    write_corpus(results, "lhotse", "/data/clean/_manifest/export/lhotse")
+
+``results`` is a results table (``<output.uri>/_manifest/results.parquet`` as a DataFrame, or a
+selection of its rows, all ``ok``); ``dest`` a folder (local path or fsspec URL) each format
+writes its fixed file names into:
+
+==================  ======================================================================
+``nemo``            ``manifest.jsonl``
+``lhotse``          ``recordings.jsonl.gz``, ``supervisions.jsonl.gz``
+``kaldi``           ``wav.scp``, ``segments`` (when needed), ``text``, ``utt2spk``,
+                    ``spk2utt``, ``reco2dur``
+``hf``              ``data/train-00000-of-0000N.parquet`` (audio embedded)
+``hf-audiofolder``  ``metadata.csv``; ``dest`` must be a folder above every output file
+==================  ======================================================================
+
+The manifests point at the enhanced files (``output_uri``) and describe each row's segment of
+them; only ``hf`` copies audio. Which carried column is the text, speaker, language or an id is
+decided in ``fields`` for every format alike. Torch-free and Ray-free: pandas, pyarrow, fsspec
+and soundfile only; the formats are written from their documented on-disk schemas (the tests
+load them with lhotse and datasets themselves).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from . import hf, kaldi, lhotse, nemo
+from .fields import ExportError
+from .rows import Destination, ExportRows, OutputReader
+
+__all__ = ["EXPORT_FORMATS", "ExportError", "ExportSummary", "write_corpus"]
+
+EXPORT_FORMATS = ("nemo", "lhotse", "kaldi", "hf", "hf-audiofolder")
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    to: str
+    dest: str                 # the destination folder, normalised (absolute path or URL)
+    rows: int                 # rows (utterances) written
+    recordings: int           # distinct output files they describe
+    hours: float              # audio the rows describe (a segment row counts its own length)
+    files: tuple[str, ...]    # every file written, in order
+
+
+def write_corpus(results: pd.DataFrame, to: str, dest: str, *, storage_options: Mapping[str, Any] | None = None,
+                 root: str | None = None, shard_bytes: float = hf.SHARD_BYTES,
+                 shard_rows: int = hf.SHARD_ROWS) -> ExportSummary:
+    """Write ``results`` (every row ``ok``) as the corpus format ``to`` into the folder ``dest``.
+
+    ``storage_options`` are fsspec's, for ``dest`` and for reading output files (``hf``) when
+    they are URLs. ``root`` is the folder derived recording ids are relative to (the job's
+    output location; default the outputs' common folder). ``shard_bytes`` and ``shard_rows``
+    bound ``hf`` shards. Raises :class:`ExportError` (one line) when the rows cannot be written
+    as ``to``; storage errors propagate as they are.
+    """
+    if to not in EXPORT_FORMATS:
+        raise ExportError(f"unknown export format {to!r}; one of {', '.join(EXPORT_FORMATS)}")
+    rows = ExportRows(results, root=root)
+    target = Destination(dest, storage_options)
+    if to == "nemo":
+        nemo.write(rows, target)
+    elif to == "lhotse":
+        lhotse.write(rows, target)
+    elif to == "kaldi":
+        kaldi.write(rows, target)
+    elif to == "hf":
+        hf.write(rows, target, OutputReader(storage_options), shard_bytes=shard_bytes, shard_rows=shard_rows)
+    else:
+        hf.write_audiofolder(rows, target)
+    return ExportSummary(to=to, dest=target.url, rows=len(rows), recordings=len(rows.recordings),
+                         hours=rows.hours, files=tuple(target.written))

@@ -335,7 +335,8 @@ def _manifest_frame(fs, loc: Location, cfg: InputConfig) -> tuple[str, str, pd.D
     except FileNotFoundError:
         raise InputError(f"manifest not found: {loc.uri}") from None
     except ManifestFormatError as err:
-        raise InputError(f"cannot use {loc.uri} as a manifest: {err}") from None
+        text = str(err)
+        raise InputError(text if loc.path in text or loc.uri in text else f"{loc.uri}: {text}") from None
     rows = found.rows.copy()
     rows["__base"] = [Location(loc.protocol, b) for b in rows["__base"]]
     return loc.uri, found.format, rows

@@ -1,4 +1,4 @@
-"""frcrn.quality: the per-file curation measures (here WADA-SNR), as specifications
+"""frcrn.quality: the per-file curation measures (here speech ratio and WADA-SNR), as specifications
 on constructed signals with known answers (real speech from ../shared where the detector needs it).
 
 Tolerances are stated in each test and were measured on this machine's data (see the measures'
@@ -7,19 +7,24 @@ docstrings for the wider measurements behind them).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+import soxr
 
-from frcrn.quality import snr
+from frcrn.quality import snr, vad
 from frcrn.quality.snr import wada_snr
+from frcrn.quality.vad import speech_ratio
 from tests.conftest import shared_file
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 LIBRISPEECH = SHARED / "data" / "speech_librispeech_samples" / "train-clean-100"
+NOISE = SHARED / "data" / "noise_recorded" / "speech_commands_background"
 # The first six clips of train-clean-100 (sorted) that are at least 8 s long and whose own WADA-SNR
 # is above 35 dB: clean enough that the mixed-in noise dominates.
 CLEAN_CLIPS = ["1040-133433-0000", "1088-129236-0000", "1116-132847-0000",
@@ -30,6 +35,73 @@ def _speech(name: str = "1263-138246-0000") -> tuple[np.ndarray, int]:
     x, rate = sf.read(shared_file(LIBRISPEECH / f"{name}.flac"), dtype="float32")
     assert rate == 16000
     return x, rate
+
+
+# --------------------------------------------------------------------------- speech ratio (VAD)
+
+
+def test_speech_ratio_of_a_3s_burst_between_3s_silences_is_a_third():
+    x, rate = _speech()
+    burst = x[rate // 2: rate // 2 + 3 * rate]  # 3 s of running speech
+    silence = np.zeros(3 * rate, np.float32)
+    padded = np.concatenate([silence, burst, silence])
+    assert speech_ratio(padded, rate) == pytest.approx(1 / 3, abs=0.1)  # measured 0.334
+    # every detected segment lies inside the burst (30 ms padding + a frame of slack)
+    probs = vad.speech_probabilities(padded, rate)
+    for start, end in vad.speech_segments(probs, padded.size):
+        assert 3 * rate - 0.1 * rate <= start < end <= 6 * rate + 0.1 * rate
+    # the rate does not matter: the same signal at 48 kHz (resampled to 16 kHz inside)
+    up = soxr.resample(padded, rate, 48000).astype(np.float32)
+    assert speech_ratio(up, 48000) == pytest.approx(speech_ratio(padded, rate), abs=0.02)
+
+
+@pytest.mark.parametrize("kind", ["silence", "white", "doing_the_dishes", "running_tap"])
+def test_speech_ratio_of_silence_and_noise_is_near_zero(kind):
+    rate = 16000
+    if kind == "silence":
+        x = np.zeros(6 * rate, np.float32)
+    elif kind == "white":
+        x = (0.05 * np.random.default_rng(1).standard_normal(6 * rate)).astype(np.float32)
+    else:
+        x, rate = sf.read(shared_file(NOISE / f"{kind}.flac"), dtype="float32", frames=10 * 16000)
+    ratio = speech_ratio(x, rate)
+    assert isinstance(ratio, float)
+    assert ratio < 0.1  # measured 0.0 for all four
+
+
+def test_speech_ratio_is_none_when_too_short_and_checks_its_threshold():
+    assert speech_ratio(np.zeros(4000, np.float32), 16000) is None  # 250 ms: silero keeps no segment
+    assert speech_ratio(np.zeros(0, np.float32), 16000) is None
+    assert speech_ratio(np.zeros(4100, np.float32), 16000) == 0.0
+    with pytest.raises(ValueError):
+        speech_ratio(np.zeros(16000, np.float32), 16000, threshold=1.5)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # silero's loader uses importlib.resources.path
+def test_vad_reproduces_silero_wrappers_exactly():
+    """Same probabilities as silero's OnnxWrapper and same segments as get_speech_timestamps."""
+    import torch
+    from silero_vad import get_speech_timestamps, load_silero_vad
+
+    model = load_silero_vad(onnx=True)
+    x, rate = _speech("1088-129236-0000")
+    noise, _ = sf.read(shared_file(NOISE / "running_tap.flac"), dtype="float32", frames=x.size)
+    for clip in (x, x + 0.3 * noise):  # clean speech, and speech in noise
+        ours = vad.speech_probabilities(clip, rate)
+        theirs = model.audio_forward(torch.from_numpy(clip), rate).numpy().reshape(-1)
+        np.testing.assert_allclose(ours, theirs, atol=1e-6)
+        reference = [(d["start"], d["end"]) for d in get_speech_timestamps(torch.from_numpy(clip), model)]
+        assert vad.speech_segments(ours, clip.size) == reference
+        assert len(reference) >= 1
+
+
+def test_speech_ratio_does_not_import_torch():
+    code = ("import sys, numpy as np\n"
+            "from frcrn.quality.vad import speech_ratio\n"
+            "assert speech_ratio(np.zeros(16000, np.float32), 16000) == 0.0\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
 
 
 # --------------------------------------------------------------------------- WADA-SNR

@@ -1,4 +1,4 @@
-"""frcrn.quality: the per-file curation measures (here speech ratio and WADA-SNR), as specifications
+"""frcrn.quality: the per-file curation measures (speech ratio, WADA-SNR, bandwidth), as specifications
 on constructed signals with known answers (real speech from ../shared where the detector needs it).
 
 Tolerances are stated in each test and were measured on this machine's data (see the measures'
@@ -17,6 +17,7 @@ import soundfile as sf
 import soxr
 
 from frcrn.quality import snr, vad
+from frcrn.quality.bandwidth import bandwidth_hz
 from frcrn.quality.snr import wada_snr
 from frcrn.quality.vad import speech_ratio
 from tests.conftest import shared_file
@@ -35,6 +36,18 @@ def _speech(name: str = "1263-138246-0000") -> tuple[np.ndarray, int]:
     x, rate = sf.read(shared_file(LIBRISPEECH / f"{name}.flac"), dtype="float32")
     assert rate == 16000
     return x, rate
+
+
+def _lowpassed_noise(rate: int, cutoff: float, seconds: float = 5.0, seed: int = 0) -> np.ndarray:
+    """White noise with everything above ``cutoff`` removed (brick-wall, in the FFT domain)."""
+    x = np.random.default_rng(seed).standard_normal(round(seconds * rate)) * 0.1
+    spectrum = np.fft.rfft(x)
+    spectrum[np.fft.rfftfreq(x.size, 1 / rate) > cutoff] = 0
+    return np.fft.irfft(spectrum, x.size).astype(np.float32)
+
+
+def _pcm16(x: np.ndarray) -> np.ndarray:
+    return (np.round(np.clip(x, -1, 1) * 32767) / 32767).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- speech ratio (VAD)
@@ -146,3 +159,35 @@ def test_wada_snr_ignores_scale_and_dc_offset_and_is_none_for_silence():
     assert wada_snr(np.zeros(16000, np.float32)) is None
     assert wada_snr(np.zeros(0, np.float32)) is None
     assert snr.WADA_G.size == snr.WADA_DB.size == 121
+
+
+# --------------------------------------------------------------------------- bandwidth
+
+
+@pytest.mark.parametrize("rate", [16000, 44100])
+def test_bandwidth_of_noise_low_passed_at_4khz(rate):
+    assert bandwidth_hz(_lowpassed_noise(rate, 4000), rate) == pytest.approx(4000, abs=100)  # measured 4023, 4070
+    assert bandwidth_hz(_pcm16(_lowpassed_noise(rate, 4000)), rate) == pytest.approx(4000, abs=100)
+
+
+def test_bandwidth_of_full_band_noise_is_the_nyquist_frequency():
+    noise = (0.1 * np.random.default_rng(3).standard_normal(5 * 44100)).astype(np.float32)
+    assert bandwidth_hz(noise, 44100) >= 21900  # measured 22050
+
+
+def test_bandwidth_of_16khz_audio_upsampled_to_48khz_is_8khz():
+    """How "the content above 8 kHz is gone" shows: 16 kHz audio written at 48 kHz."""
+    noise = np.random.default_rng(4).standard_normal(5 * 16000) * 0.1
+    up = soxr.resample(noise, 16000, 48000)
+    assert bandwidth_hz(_pcm16(up), 48000) == pytest.approx(8000, abs=250)  # measured 7898
+    x, rate = _speech()
+    assert bandwidth_hz(x, rate) >= 7800  # the 16 kHz original reaches Nyquist (measured 8000)
+    up = _pcm16(soxr.resample(x, rate, 48000))
+    assert 7400 <= bandwidth_hz(up, 48000) <= 8000  # soxr's transition band (measured 7781)
+
+
+def test_bandwidth_is_none_when_too_short_or_empty():
+    assert bandwidth_hz(np.zeros(2047, np.float32), 16000) is None  # shorter than one 2048-point frame
+    assert bandwidth_hz(np.zeros(48000, np.float32), 48000) is None
+    dither = _pcm16(1e-5 * np.random.default_rng(5).standard_normal(48000))  # 16-bit quantisation noise only
+    assert bandwidth_hz(dither, 48000) is None

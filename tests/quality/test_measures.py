@@ -1,4 +1,4 @@
-"""frcrn.quality: the per-file curation measures (speech ratio, WADA-SNR, bandwidth), as specifications
+"""frcrn.quality.measures: speech ratio, WADA-SNR, BS.1770 loudness and bandwidth, as specifications
 on constructed signals with known answers (real speech from ../shared where the detector needs it).
 
 Tolerances are stated in each test and were measured on this machine's data (see the measures'
@@ -7,6 +7,7 @@ docstrings for the wider measurements behind them).
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +17,9 @@ import pytest
 import soundfile as sf
 import soxr
 
-from frcrn.quality import snr, vad
+from frcrn.quality import measures, snr, vad
 from frcrn.quality.bandwidth import bandwidth_hz
+from frcrn.quality.measures import loudness_lufs, measure_all
 from frcrn.quality.snr import wada_snr
 from frcrn.quality.vad import speech_ratio
 from tests.conftest import shared_file
@@ -26,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 LIBRISPEECH = SHARED / "data" / "speech_librispeech_samples" / "train-clean-100"
 NOISE = SHARED / "data" / "noise_recorded" / "speech_commands_background"
+KEYS = ["speech_ratio", "snr_db", "loudness_lufs", "bandwidth_hz"]
 # The first six clips of train-clean-100 (sorted) that are at least 8 s long and whose own WADA-SNR
 # is above 35 dB: clean enough that the mixed-in noise dominates.
 CLEAN_CLIPS = ["1040-133433-0000", "1088-129236-0000", "1116-132847-0000",
@@ -36,6 +39,11 @@ def _speech(name: str = "1263-138246-0000") -> tuple[np.ndarray, int]:
     x, rate = sf.read(shared_file(LIBRISPEECH / f"{name}.flac"), dtype="float32")
     assert rate == 16000
     return x, rate
+
+
+def _sine(rate: int, seconds: float, rms_dbfs: float, freq: float = 997.0) -> np.ndarray:
+    t = np.arange(round(seconds * rate)) / rate
+    return (np.sqrt(2) * 10 ** (rms_dbfs / 20) * np.sin(2 * np.pi * freq * t)).astype(np.float32)
 
 
 def _lowpassed_noise(rate: int, cutoff: float, seconds: float = 5.0, seed: int = 0) -> np.ndarray:
@@ -110,8 +118,9 @@ def test_vad_reproduces_silero_wrappers_exactly():
 
 def test_speech_ratio_does_not_import_torch():
     code = ("import sys, numpy as np\n"
-            "from frcrn.quality.vad import speech_ratio\n"
-            "assert speech_ratio(np.zeros(16000, np.float32), 16000) == 0.0\n"
+            "from frcrn.quality.measures import measure_all\n"
+            "row = measure_all(np.zeros(16000, np.float32), 16000)\n"
+            "assert row['speech_ratio'] == 0.0, row\n"
             "assert 'torch' not in sys.modules, 'torch was imported'\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -161,6 +170,24 @@ def test_wada_snr_ignores_scale_and_dc_offset_and_is_none_for_silence():
     assert snr.WADA_G.size == snr.WADA_DB.size == 121
 
 
+# --------------------------------------------------------------------------- loudness
+
+
+@pytest.mark.parametrize("rate", [16000, 48000])
+def test_loudness_of_the_bs1770_reference_sine(rate):
+    """BS.1770: a 997 Hz sine at -23 dBFS RMS in one channel is -23 LUFS (measured -23.04 to -23.07)."""
+    assert loudness_lufs(_sine(rate, 5.0, -23.0), rate) == pytest.approx(-23.0, abs=0.1)
+    assert loudness_lufs(_sine(rate, 5.0, -29.0), rate) == pytest.approx(-29.0, abs=0.1)
+
+
+def test_loudness_is_none_when_too_short_or_silent():
+    rate = 16000
+    assert loudness_lufs(_sine(rate, 0.39, -23.0), rate) is None  # shorter than one 400 ms block
+    assert isinstance(loudness_lufs(_sine(rate, 0.4, -23.0), rate), float)
+    assert loudness_lufs(np.zeros(rate, np.float32), rate) is None
+    assert loudness_lufs(_sine(rate, 2.0, -90.0), rate) is None  # under the -70 LUFS absolute gate
+
+
 # --------------------------------------------------------------------------- bandwidth
 
 
@@ -191,3 +218,48 @@ def test_bandwidth_is_none_when_too_short_or_empty():
     assert bandwidth_hz(np.zeros(48000, np.float32), 48000) is None
     dither = _pcm16(1e-5 * np.random.default_rng(5).standard_normal(48000))  # 16-bit quantisation noise only
     assert bandwidth_hz(dither, 48000) is None
+
+
+# --------------------------------------------------------------------------- measure_all
+
+
+def test_measure_all_on_speech_gives_every_column():
+    x, rate = _speech()
+    row = measure_all(x, rate)
+    assert list(row) == KEYS
+    assert all(isinstance(v, float) for v in row.values()), row
+    assert 0.5 < row["speech_ratio"] <= 1.0
+    assert row["snr_db"] > 20
+    assert -40 < row["loudness_lufs"] < -10
+    assert row["bandwidth_hz"] >= 7800
+    assert list(measure_all(x, rate, suffix="_out")) == [k + "_out" for k in KEYS]
+
+
+@pytest.mark.parametrize(("samples", "expected"), [
+    (np.zeros(16000, np.float32), {"speech_ratio": 0.0, "snr_db": None, "loudness_lufs": None, "bandwidth_hz": None}),
+    (np.full(1600, 0.1, np.float32), dict.fromkeys(KEYS)),  # 0.1 s of DC: too short, and silent once DC is removed
+    (np.zeros(0, np.float32), dict.fromkeys(KEYS)),
+    (np.zeros((2, 16000), np.float32), dict.fromkeys(KEYS)),  # not mono: every measure refuses
+], ids=["silence", "0.1s", "empty", "stereo"])
+def test_measure_all_on_degenerate_input_never_raises(samples, expected):
+    row = measure_all(samples, 16000, suffix="_in")
+    assert row == {k + "_in": v for k, v in expected.items()}
+
+
+def test_a_short_noisy_clip_still_gets_an_snr():
+    x = (0.1 * np.random.default_rng(6).standard_normal(1600)).astype(np.float32)  # 0.1 s
+    row = measure_all(x, 16000)
+    assert row["speech_ratio"] is None and row["loudness_lufs"] is None and row["bandwidth_hz"] is None
+    assert isinstance(row["snr_db"], float)
+
+
+def test_a_failing_measure_is_none_and_logged_and_the_others_still_run(monkeypatch, caplog):
+    def broken(x, rate):
+        raise RuntimeError("model file unreadable")
+
+    monkeypatch.setitem(measures.MEASURES, "speech_ratio", broken)
+    with caplog.at_level(logging.WARNING, logger="frcrn.quality.measures"):
+        row = measure_all(_sine(16000, 1.0, -23.0), 16000)
+    assert row["speech_ratio"] is None
+    assert row["loudness_lufs"] == pytest.approx(-23.0, abs=0.1)
+    assert "speech_ratio" in caplog.text and "model file unreadable" in caplog.text

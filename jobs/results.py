@@ -44,6 +44,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
+from frcrn.corpus.results import RESULT_COLUMNS, SCHEMA
 from jobs.storage import atomic_write, fetch_many
 
 __all__ = [
@@ -67,41 +68,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SCHEMA = pa.schema(
-    [
-        ("input_uri", pa.string()),
-        ("output_uri", pa.string()),
-        ("segment_offset_s", pa.float64()),  # the line's slice of the recording (null: whole file)
-        ("segment_duration_s", pa.float64()),  # null: to the end
-        ("status", pa.string()),  # "ok" | "error"
-        ("error_type", pa.string()),
-        ("error_message", pa.string()),
-        ("input_format", pa.string()),
-        ("input_sample_rate", pa.int32()),
-        ("input_channels", pa.int32()),
-        ("input_duration_s", pa.float64()),
-        ("output_sample_rate", pa.int32()),
-        ("output_duration_s", pa.float64()),
-        ("output_bytes", pa.int64()),
-        ("processing_s", pa.float64()),
-        ("level_in_dbfs", pa.float64()),
-        ("level_out_dbfs", pa.float64()),
-        ("clip_fraction_in", pa.float64()),
-        ("clip_fraction_out", pa.float64()),
-        ("dnsmos_sig_in", pa.float64()),
-        ("dnsmos_bak_in", pa.float64()),
-        ("dnsmos_ovrl_in", pa.float64()),
-        ("dnsmos_sig_out", pa.float64()),
-        ("dnsmos_bak_out", pa.float64()),
-        ("dnsmos_ovrl_out", pa.float64()),
-        ("model_id", pa.string()),
-        ("checkpoint_sha256", pa.string()),
-        ("atten_lim_db", pa.float64()),  # the strength settings the output was made with (null: no limit)
-        ("dry", pa.float64()),
-        ("job_id", pa.string()),
-        ("finished_at", pa.timestamp("ms", tz="UTC")),
-    ]
-)
 SEGMENT = pa.struct([
     ("offset", pa.float64()), ("duration", pa.float64()),
     ("error_type", pa.string()), ("error_message", pa.string()),
@@ -113,7 +79,6 @@ PIPELINE_SCHEMA = SCHEMA.append(pa.field("segments", pa.list_(SEGMENT))).append(
 """What travels between the Ray Data stages: one row per *recording* (its result fields, its
 ``segments`` and ``audio``, the 16 kHz float32 waveform as raw bytes; large_binary: a batch of
 long files can exceed 2 GB). The write stage turns it into one record per segment."""
-RESULT_COLUMNS = [f.name for f in SCHEMA] + ["manifest_format"]
 ROW_ERRORS = frozenset({"segment_out_of_range"})
 """Error types of one line whose recording was processed fine: resume keeps them like ``ok``
 rows (processing the recording again would give the same answer)."""

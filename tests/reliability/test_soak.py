@@ -81,7 +81,8 @@ def test_soak_no_leaks(s3, ray_local, tiny_checkpoint):
     assert result.exit_code == 0
     df = read_manifest(client, bucket, "out")
     assert len(df) == N_FILES and df["input_uri"].is_unique and (df["status"] == "ok").all()
-    assert read_summary(client, bucket, "out")["counts"] == {"ok": N_FILES, "error": 0, "skipped": 0}
+    assert read_summary(client, bucket, "out")["counts"] == {"ok": N_FILES, "error": 0, "skipped": 0,
+                                                             "recordings_processed": N_FILES}
     outs = [k for k in list_keys(client, bucket) if k.startswith("out/") and "/_manifest/" not in k]
     assert len(outs) == N_FILES
     # spot-check decoding (full decode of all 2,000 is covered by the smaller tests' invariant)

@@ -55,7 +55,7 @@ def test_transient_and_permanent_storage_faults(s3, ray_local, tiny_checkpoint):
         "internal error" in bad.loc[f"s3://{bucket}/in/{broken}", "error_message"].lower()
     assert bad.loc[f"s3://{bucket}/in/{denied}", "error_type"] == "permission_denied"
     summary = read_summary(client, bucket, "out")
-    assert summary["counts"] == {"ok": N_FILES - 2, "error": 2, "skipped": 0}
+    assert summary["counts"] == {"ok": N_FILES - 2, "error": 2, "skipped": 0, "recordings_processed": N_FILES}
 
     # Every object under the output prefix is whole (no torn or partial object under a final
     # key), ok rows point at them, and no temporary/partial keys or parts are left behind.

@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..results import RESULT_COLUMNS
+
 __all__ = [
     "GENDER_COLUMNS",
     "JOB_COLUMNS",
@@ -55,16 +57,7 @@ RECORDING_ID_COLUMNS = ("recording_id",)
 LANGUAGE_COLUMNS = ("language", "lang", "locale")
 GENDER_COLUMNS = ("gender",)
 
-JOB_COLUMNS = frozenset({
-    # what the job records about each input (jobs.results.SCHEMA, plus occurrences) ...
-    "input_uri", "output_uri", "status", "error_type", "error_message", "input_format",
-    "input_sample_rate", "input_channels", "input_duration_s", "output_sample_rate", "output_duration_s",
-    "output_bytes", "processing_s", "level_in_dbfs", "level_out_dbfs", "clip_fraction_in", "clip_fraction_out",
-    "dnsmos_sig_in", "dnsmos_bak_in", "dnsmos_ovrl_in", "dnsmos_sig_out", "dnsmos_bak_out", "dnsmos_ovrl_out",
-    "model_id", "checkpoint_sha256", "job_id", "finished_at", "occurrences",
-    # ... and where the row came from in its manifest
-    "segment_offset_s", "segment_duration_s", "manifest_format",
-})
+JOB_COLUMNS = frozenset(RESULT_COLUMNS) | {"occurrences"}  # occurrences: results written before 2026-12
 """The job's own columns of a results table; every other column is carried from the manifest."""
 
 

@@ -47,6 +47,7 @@ import signal
 import sys
 import traceback
 
+from jobs import curation
 from jobs.config import ConfigError, JobConfig, load_config, redacted
 from jobs.errors import EXIT_CONFIG, EXIT_INTERNAL, JobFailed, LeaseHeld, SpecError, StorageFailure, first_line
 
@@ -66,12 +67,15 @@ def _parser(prog: str = "frcrn-job") -> argparse.ArgumentParser:
             s.add_argument("--debug", action="store_true",
                            help="show Ray's logs and tracebacks on the console instead of the log file")
             s.add_argument("--log-file", help="where to write the log (default: a file per run in the temp dir)")
+    curation.add_parsers(sub)
     return p
 
 
 def main(argv: list[str] | None = None, prog: str = "frcrn-job") -> int:
     """``frcrn-job`` / ``python -m jobs`` / ``frcrn job``: returns the exit status (table above)."""
     args = _parser(prog).parse_args(argv)
+    if args.command in curation.COMMANDS:
+        return curation.main(args)
     config = args.config
     overrides = list(args.overrides)
     if config is not None and "=" in config and not os.path.exists(config):

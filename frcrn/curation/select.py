@@ -107,10 +107,10 @@ def _apply_where(decisions: _Decisions, frame: pd.DataFrame, index: int, expr: s
                                   f"{type(err).__name__}: {err}".splitlines()[0]) from None
     if not isinstance(hit, pd.Series) or len(hit) != len(frame):
         raise PolicyNotApplicable(f"{key} {expr!r} must give true/false per row, got {type(hit).__name__}")
-    mask = hit.fillna(False).to_numpy()
-    if mask.dtype != bool:
-        raise PolicyNotApplicable(f"{key} {expr!r} must give true/false per row, got values of type {mask.dtype}")
-    decisions.decide(mask, "dropped", key, f"drop_where: {expr}")
+    filled = hit.fillna(False)
+    if pd.api.types.infer_dtype(filled, skipna=False) != "boolean":  # numpy, nullable or object booleans
+        raise PolicyNotApplicable(f"{key} {expr!r} must give true/false per row, got values of type {hit.dtype}")
+    decisions.decide(filled.to_numpy(dtype=bool), "dropped", key, f"drop_where: {expr}")
 
 
 def _apply_fallback(decisions: _Decisions, results: pd.DataFrame, key: str, col_in: str, col_out: str,

@@ -118,7 +118,7 @@ def realistic(base: str, n: int = 60, *, seed: int = 0, storage_options: Mapping
             dnsmos_bak_out=float(np.clip(ovrl_in + 1.4 + rng.normal(0, 0.3), 1, 5)),
             snr_db_in=snr_in, snr_db_out=snr_in + float(rng.normal(12, 4)),
             level_in_dbfs=level_in, level_out_dbfs=level_in - float(abs(rng.normal(1.5, 1))),
-            clip_fraction_in=float(rng.choice([0.0, 0.0, 0.0, 1e-4, 0.02])), clip_fraction_out=0.0,
+            clip_fraction_in=float(rng.choice([0.0] * 6 + [1e-4, 1e-3, 0.02])), clip_fraction_out=0.0,
             speech_ratio_in=float(rng.uniform(0.3, 0.95)), speech_ratio_out=float(rng.uniform(0.4, 0.95)),
         ))
     long_in, long_out = audio_pair(base, "long/meeting", 12.0, seed=999, storage_options=storage_options)

@@ -61,6 +61,7 @@ import signal
 import sys
 import traceback
 
+from jobs import curation
 from jobs.config import ConfigError, JobConfig, env_storage_options, load_config, redacted
 from jobs.errors import (
     EXIT_CONFIG,
@@ -90,6 +91,7 @@ def _parser(prog: str = "frcrn-job") -> argparse.ArgumentParser:
                            help="show Ray's logs and tracebacks on the console instead of the log file")
             s.add_argument("--log-file", help="where to write the log (default: a file per run in the temp dir)")
     _export_parser(sub)
+    curation.add_parsers(sub)
     return p
 
 
@@ -117,6 +119,8 @@ def main(argv: list[str] | None = None, prog: str = "frcrn-job") -> int:
     args = _parser(prog).parse_args(argv)
     if args.command == "export":
         return _export(args)
+    if args.command in curation.COMMANDS:
+        return curation.main(args)
     config = args.config
     overrides = list(args.overrides)
     if config is not None and "=" in config and not os.path.exists(config):

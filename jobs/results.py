@@ -73,6 +73,8 @@ SEGMENT = pa.struct([
     ("error_type", pa.string()), ("error_message", pa.string()),
     ("level_in_dbfs", pa.float64()), ("clip_fraction_in", pa.float64()),
     ("dnsmos_sig_in", pa.float64()), ("dnsmos_bak_in", pa.float64()), ("dnsmos_ovrl_in", pa.float64()),
+    ("speech_ratio_in", pa.float64()), ("snr_db_in", pa.float64()), ("loudness_lufs_in", pa.float64()),
+    ("bandwidth_hz_in", pa.float64()),
 ])
 """One slice of a recording asked for by manifest lines, with what the read stage measured on it."""
 PIPELINE_SCHEMA = SCHEMA.append(pa.field("segments", pa.list_(SEGMENT))).append(pa.field("audio", pa.large_binary()))

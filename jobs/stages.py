@@ -79,6 +79,7 @@ class StageSettings:
     io_retries: int = 3
     dnsmos_model: str | None = None
     dnsmos_storage_options: dict[str, Any] = field(default_factory=dict, repr=False)
+    measures: bool = True
 
 
 # --------------------------------------------------------------------------- batch <-> rows
@@ -200,7 +201,7 @@ def _decode_into(row: dict[str, Any], data: bytes | BaseException, settings: Sta
         audio=x.astype(np.float32, copy=False).tobytes(),
     )
     for seg in row["segments"]:
-        _measure_input(seg, x, uri, scorer)
+        _measure_input(seg, x, uri, scorer, settings.measures)
 
 
 def _segment_bounds(seg: dict[str, Any], n: int, rate: int) -> tuple[int, int] | str:
@@ -217,9 +218,12 @@ def _segment_bounds(seg: dict[str, Any], n: int, rate: int) -> tuple[int, int] |
     return round(start * rate), min(n, round(end * rate))
 
 
-def _measure_input(seg: dict[str, Any], x: np.ndarray, uri: str, scorer) -> None:
-    """The input measurements of one segment (the whole recording for a whole-file line)."""
+def _measure_input(seg: dict[str, Any], x: np.ndarray, uri: str, scorer, measures: bool) -> None:
+    """The input measurements of one segment (the whole recording for a whole-file line), on
+    the 16 kHz signal the model sees (so ``bandwidth_hz_in`` is at most 8 kHz: what the model
+    gets, not what the file had)."""
     from frcrn.audio import SAMPLE_RATE, clipping_fraction, level_dbfs
+    from frcrn.quality.measures import measure_all
 
     bounds = _segment_bounds(seg, x.size, SAMPLE_RATE)
     if isinstance(bounds, str):
@@ -229,6 +233,8 @@ def _measure_input(seg: dict[str, Any], x: np.ndarray, uri: str, scorer) -> None
     seg.update(level_in_dbfs=level_dbfs(part), clip_fraction_in=clipping_fraction(part))
     if scorer is not None:
         _score_into(scorer, part, seg, "in", uri)
+    if measures:
+        seg.update(measure_all(part, SAMPLE_RATE, suffix="_in"))
 
 
 def _dnsmos(settings: StageSettings):
@@ -462,7 +468,7 @@ def write_outputs(batch: pa.Table, settings: StageSettings) -> list[dict[str, An
             finally:
                 row.pop("audio", None)
                 row["processing_s"] = float(row["processing_s"] or 0.0) + (time.perf_counter() - t0)
-        records += _segment_records(row, written, scorer)
+        records += _segment_records(row, written, scorer, settings.measures)
     return records
 
 
@@ -496,12 +502,13 @@ def _write_output(row: dict[str, Any], y: np.ndarray, fs, settings: StageSetting
     return y, out, rate
 
 
-def _segment_records(row: dict[str, Any], written: _Written | None,
-                     scorer) -> list[dict[str, Any]]:
+def _segment_records(row: dict[str, Any], written: _Written | None, scorer,
+                     measures: bool) -> list[dict[str, Any]]:
     """One record per segment of the recording: its slice, the input measurements the read
     stage made on it and the output ones made here (levels on the written signal, DNSMOS on the
     16 kHz one); a segment outside the recording is an error of that line only."""
     from frcrn.audio import SAMPLE_RATE, clipping_fraction, level_dbfs
+    from frcrn.quality.measures import measure_all
 
     segments = row.pop("segments", None) or [{"offset": None, "duration": None}]
     records = []
@@ -515,6 +522,8 @@ def _segment_records(row: dict[str, Any], written: _Written | None,
             y, out, rate = written
             lo, hi = _segment_bounds(seg, out.size, rate)
             rec.update(level_out_dbfs=level_dbfs(out[lo:hi]), clip_fraction_out=clipping_fraction(out[lo:hi]))
+            if measures:  # on the written signal: at the input's rate, bandwidth_hz_out shows 8 kHz
+                rec.update(measure_all(out[lo:hi], rate, suffix="_out"))
             if scorer is not None:
                 a, b = _segment_bounds(seg, y.size, SAMPLE_RATE)
                 _score_into(scorer, y[a:b], rec, "out", row["input_uri"])
@@ -522,7 +531,8 @@ def _segment_records(row: dict[str, Any], written: _Written | None,
     return records
 
 
-_SEGMENT_INPUT_FIELDS = ("level_in_dbfs", "clip_fraction_in", "dnsmos_sig_in", "dnsmos_bak_in", "dnsmos_ovrl_in")
+_SEGMENT_INPUT_FIELDS = ("level_in_dbfs", "clip_fraction_in", "dnsmos_sig_in", "dnsmos_bak_in", "dnsmos_ovrl_in",
+                         "speech_ratio_in", "snr_db_in", "loudness_lufs_in", "bandwidth_hz_in")
 
 
 def _record(rows: list[dict[str, Any]], fs, settings: StageSettings) -> None:

@@ -244,7 +244,7 @@ def _enhance_files(todo: Any, model: Any, output: Any, options: dict[str, Any],
     base = StageSettings(job_id="frcrn-enhance", input_protocol="file",
                          output_protocol=parse_location(output.uri).protocol,
                          output_parts_dir="", input_storage_options=options, output_storage_options=options,
-                         output_format=output.format)
+                         output_format=output.format, measures=False)  # no manifest to hold them
     done = 0
     for i in tqdm(range(len(todo)), unit="file", desc="enhancing", disable=quiet, file=sys.stderr):
         rec = todo.iloc[i]

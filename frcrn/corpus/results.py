@@ -38,6 +38,14 @@ SCHEMA = pa.schema(
         ("dnsmos_sig_out", pa.float64()),
         ("dnsmos_bak_out", pa.float64()),
         ("dnsmos_ovrl_out", pa.float64()),
+        ("speech_ratio_in", pa.float64()),  # share of the duration Silero VAD marks as speech
+        ("speech_ratio_out", pa.float64()),
+        ("snr_db_in", pa.float64()),  # WADA-SNR blind estimate
+        ("snr_db_out", pa.float64()),
+        ("loudness_lufs_in", pa.float64()),  # ITU-R BS.1770 integrated loudness
+        ("loudness_lufs_out", pa.float64()),
+        ("bandwidth_hz_in", pa.float64()),  # highest frequency with real content
+        ("bandwidth_hz_out", pa.float64()),
         ("model_id", pa.string()),
         ("checkpoint_sha256", pa.string()),
         ("atten_lim_db", pa.float64()),  # the strength settings the output was made with (null: no limit)

@@ -68,7 +68,7 @@ class Metric:
 
 
 _JOB = "the bulk job itself (frcrn job run); a manifest without it was written before the job measured it"
-_MEASURES = "the bulk job's speech, SNR, loudness and bandwidth measurements (a job version that makes them)"
+_MEASURES = "the bulk job's measures.enabled (on by default)"
 _DNSMOS = "dnsmos.model in the job config (the DNSMOS P.835 ONNX model; null means DNSMOS is not computed)"
 
 METRICS: tuple[Metric, ...] = (

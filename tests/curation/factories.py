@@ -29,7 +29,7 @@ EXTRA = pa.schema([
     ("atten_lim_db", pa.float64()), ("dry", pa.float64()),
     ("speaker", pa.string()),  # a column carried from the input manifest
 ])
-FULL = pa.schema(list(SCHEMA) + list(EXTRA))
+FULL = pa.schema(list(SCHEMA) + [f for f in EXTRA if f.name not in SCHEMA.names])
 
 
 def speechlike(seconds: float, rate: int = 16000, *, noise: float = 0.1, seed: int = 0) -> np.ndarray:

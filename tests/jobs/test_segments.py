@@ -55,6 +55,10 @@ def _check_three_rows(df: pd.DataFrame, recording: str) -> None:
     levels = df["level_in_dbfs"].tolist()
     assert levels[0] > levels[1] > levels[2] and levels[0] - levels[2] > 20
     assert df["level_out_dbfs"].nunique() == 3
+    lufs = df["loudness_lufs_in"].tolist()  # the curation measures, per slice too
+    assert lufs[0] > lufs[1] > lufs[2] and df["loudness_lufs_out"].notna().all()
+    assert df["snr_db_in"].notna().all() and df["speech_ratio_in"].between(0, 1).all()
+    assert (df["bandwidth_hz_out"] <= 8000 + 50).all()  # FRCRN works at 16 kHz: nothing above 8 kHz
     assert (df["input_duration_s"] == 6.0).all()
 
 

@@ -173,6 +173,11 @@ class LimitsConfig:
 class DnsmosConfig:
     model: str | None = None
     """Path/URL of DNSMOS P.835 ``sig_bak_ovr.onnx``; null = no DNSMOS columns filled."""
+    score: tuple[Literal["in", "out"], ...] = ("in", "out")
+    """Which side to score: DNSMOS costs about as much CPU as the model itself per side."""
+    fraction: float = 1.0
+    """Score only this share of the recordings, chosen by a hash of the input URI: the same
+    recordings on every run and every machine (a sample for the report, at a fraction of the cost)."""
     storage_options: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
@@ -294,6 +299,8 @@ class JobConfig:
         for ext in self.input.extensions:
             if not ext.startswith("."):
                 raise ConfigError(f"input.extensions entries must start with a dot, got {ext!r}")
+        if not 0.0 < self.dnsmos.fraction <= 1.0:
+            raise ConfigError(f"dnsmos.fraction: must be in (0, 1], got {self.dnsmos.fraction}")
 
 
 def _check_name_template(template: str) -> None:

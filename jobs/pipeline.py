@@ -389,7 +389,8 @@ def _stage_settings(run: _Run) -> StageSettings:
         input_storage_options=cfg.input.storage_options, output_storage_options=cfg.output.storage_options,
         output_format=cfg.output.format, output_rate=cfg.output.sample_rate, max_seconds=cfg.limits.max_seconds,
         max_bytes=cfg.limits.max_bytes, io_retries=run.retries, dnsmos_model=cfg.dnsmos.model,
-        dnsmos_storage_options=cfg.dnsmos.storage_options, measures=cfg.measures.enabled,
+        dnsmos_storage_options=cfg.dnsmos.storage_options, dnsmos_score=tuple(cfg.dnsmos.score),
+        dnsmos_fraction=cfg.dnsmos.fraction, measures=cfg.measures.enabled,
     )
 
 

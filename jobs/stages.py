@@ -79,7 +79,21 @@ class StageSettings:
     io_retries: int = 3
     dnsmos_model: str | None = None
     dnsmos_storage_options: dict[str, Any] = field(default_factory=dict, repr=False)
+    dnsmos_score: tuple[str, ...] = ("in", "out")
+    dnsmos_fraction: float = 1.0
     measures: bool = True
+
+    def scores(self, uri: str, side: str) -> bool:
+        """Whether DNSMOS scores this recording's ``side`` ("in"/"out"): the configured sides, on
+        the share ``dnsmos_fraction`` of recordings picked by a hash of the URI (stable across runs)."""
+        if not self.dnsmos_model or side not in self.dnsmos_score:
+            return False
+        if self.dnsmos_fraction >= 1.0:
+            return True
+        import hashlib
+
+        digest = hashlib.sha1(uri.encode("utf-8")).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64 < self.dnsmos_fraction
 
 
 # --------------------------------------------------------------------------- batch <-> rows
@@ -200,6 +214,7 @@ def _decode_into(row: dict[str, Any], data: bytes | BaseException, settings: Sta
         input_duration_s=src.duration_seconds,
         audio=x.astype(np.float32, copy=False).tobytes(),
     )
+    scorer = scorer if settings.scores(uri, "in") else None
     for seg in row["segments"]:
         _measure_input(seg, x, uri, scorer, settings.measures)
 
@@ -468,7 +483,8 @@ def write_outputs(batch: pa.Table, settings: StageSettings) -> list[dict[str, An
             finally:
                 row.pop("audio", None)
                 row["processing_s"] = float(row["processing_s"] or 0.0) + (time.perf_counter() - t0)
-        records += _segment_records(row, written, scorer, settings.measures)
+        scores_out = scorer if settings.scores(row["input_uri"], "out") else None
+        records += _segment_records(row, written, scores_out, settings.measures)
     return records
 
 

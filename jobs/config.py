@@ -94,8 +94,10 @@ class OutputConfig:
     name_template: str = "{relpath_stem}.{ext}"
     """Output key below ``uri``. Fields: relpath, relpath_stem, parent, name, stem, suffix, ext."""
     format: Literal["wav", "flac"] = "wav"
-    sample_rate: Literal["model", "input"] = "model"
-    """"model": write 16 kHz; "input": resample back to each input's own rate."""
+    sample_rate: Literal["model", "input"] | int = "model"
+    """"model": write 16 kHz; "input": resample back to each input's own rate; a number: that
+    rate (e.g. 24000 for a TTS corpus). FRCRN cleans 0-8 kHz: above 8 kHz a resampled output is
+    empty, whatever its rate (``bandwidth_hz_out`` says what is really there)."""
     manifest_dir: str = "_manifest"
     storage_options: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -299,6 +301,9 @@ class JobConfig:
         for ext in self.input.extensions:
             if not ext.startswith("."):
                 raise ConfigError(f"input.extensions entries must start with a dot, got {ext!r}")
+        rate = self.output.sample_rate
+        if isinstance(rate, int) and not 8000 <= rate <= 192000:
+            raise ConfigError(f"output.sample_rate: a rate must be 8000..192000 Hz, got {rate}")
         if not 0.0 < self.dnsmos.fraction <= 1.0:
             raise ConfigError(f"dnsmos.fraction: must be in (0, 1], got {self.dnsmos.fraction}")
 

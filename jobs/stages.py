@@ -73,7 +73,7 @@ class StageSettings:
     input_storage_options: dict[str, Any] = field(repr=False)
     output_storage_options: dict[str, Any] = field(repr=False)
     output_format: str = "wav"
-    output_rate: str = "model"
+    output_rate: str | int = "model"
     max_seconds: float | None = None
     max_bytes: int | None = None
     io_retries: int = 3
@@ -501,8 +501,9 @@ def _write_output(row: dict[str, Any], y: np.ndarray, fs, settings: StageSetting
     uri = row["output_uri"]
     rate, out = SAMPLE_RATE, y
     try:
-        if settings.output_rate == "input" and int(row["input_sample_rate"]) != SAMPLE_RATE:
-            rate = int(row["input_sample_rate"])
+        wanted = int(row["input_sample_rate"]) if settings.output_rate == "input" else settings.output_rate
+        if wanted != "model" and int(wanted) != SAMPLE_RATE:
+            rate = int(wanted)
             out = resample(y, SAMPLE_RATE, rate)
         data = encode_audio(out, rate, settings.output_format)
     except AudioError as err:

@@ -61,6 +61,7 @@ from jobs.execution import execute_with_replans, init_ray
 from jobs.execution import is_system_fault as _is_system_fault  # noqa: F401 - kept importable from here (tests/jobs/test_replan.py)
 from jobs.inputs import InputSet, resolve_inputs
 from jobs.paths import Location, parse_location
+from jobs.remeasure import needs_measures, run_remeasure
 from jobs.results import (
     ROW_ERRORS,
     consolidate,
@@ -340,8 +341,13 @@ def run_job(cfg: JobConfig, *, echo=print, job_id: str | None = None, log_path: 
 def _run_leased(run: _Run, inputs: InputSet, checkpoint_sha256: str, heartbeat: Heartbeat) -> RunResult:
     """The part of run_job that runs under the output location's lease (see jobs.run_lease)."""
     todo, skipped = _plan(run, inputs, checkpoint_sha256)
-    failure, attempts, interrupted = _execute(run, todo) if len(todo) else (None, 0, None)
-    final = _consolidate(run, inputs, todo, skipped, failure)
+    remeasure = needs_measures(skipped, _stage_settings(run))
+    if remeasure.num_rows:
+        run.echo(f"  measuring again (no enhancement): {len(set(remeasure.column('input_uri').to_pylist()))} "
+                 "recordings lack columns this run fills (measures, dnsmos)")
+    busy = len(todo) or remeasure.num_rows
+    failure, attempts, interrupted = _execute(run, todo, remeasure, inputs) if busy else (None, 0, None)
+    final = _consolidate(run, inputs, todo, skipped, failure, remeasure)
     final_df = final.to_pandas()
     summary = build_summary(
         job_id=run.job_id, final=final_df, processed=_processed_mask(inputs, todo),
@@ -351,6 +357,7 @@ def _run_leased(run: _Run, inputs: InputSet, checkpoint_sha256: str, heartbeat: 
         config=redacted(run.cfg),
     )
     summary["execution_attempts"] = attempts
+    summary["remeasured_recordings"] = len(set(remeasure.column("input_uri").to_pylist()))
     code, message = _outcome(run, summary, failure, interrupted)
     summary.update(exit_code=code, outcome=message)
     heartbeat.stop()  # no beat may overwrite the final record below with "running"
@@ -400,16 +407,23 @@ def _recorded_this_run(run: _Run) -> set[str]:
     return set(state.filter(pc.equal(state.column("job_id"), run.job_id)).column("input_uri").to_pylist())
 
 
-def _execute(run: _Run, todo: pd.DataFrame) -> tuple[str | None, int, int | None]:
-    """Run the stages; returns (one-line failure or None, attempts used, signal number if stopped)."""
+def _execute(run: _Run, todo: pd.DataFrame, remeasure: pa.Table,
+             inputs: InputSet) -> tuple[str | None, int, int | None]:
+    """Run the stages, then fill the measurements kept recordings lack (``jobs.remeasure``);
+    returns (one-line failure or None, attempts used, signal number if stopped)."""
     started_ray = init_ray(run.cfg)
     # After ray.init, which installs its own SIGTERM handler (sys.exit mid-execution, which
     # ended in an abort, exit -6, with nothing recorded): SIGTERM now stops the run the
     # same way as Ctrl-C (see the KeyboardInterrupt branch below).
     previous_sigterm = catch_sigterm()
     try:
-        failure, attempts = execute_with_replans(todo, run.cfg, _stage_settings(run),
-                                                 lambda: _recorded_this_run(run), run.echo)
+        failure, attempts = (execute_with_replans(todo, run.cfg, _stage_settings(run),
+                                                  lambda: _recorded_this_run(run), run.echo)
+                             if len(todo) else (None, 0))
+        if remeasure.num_rows and failure is None:
+            recordings = inputs.recordings
+            run_remeasure(remeasure, dict(zip(recordings["input_uri"], recordings["member"])),
+                          _stage_settings(run), run.cfg)
         return failure, attempts, None
     except KeyboardInterrupt as err:
         # Ctrl-C or SIGTERM (k8s/Slurm/`ray job stop`): without this the driver died with a
@@ -431,11 +445,11 @@ def _execute(run: _Run, todo: pd.DataFrame) -> tuple[str | None, int, int | None
 
 
 def _consolidate(run: _Run, inputs: InputSet, todo: pd.DataFrame, skipped: pa.Table,
-                 failure: str | None) -> pa.Table:
+                 failure: str | None, remeasured: pa.Table) -> pa.Table:
     """Consolidate LAST: earlier manifest + every part (this run's included) -> one row per line."""
     with run.output_step("reading this run's result records"):
         after, parts = load_state(run.out_fs, run.manifest_dir, retries=run.retries)
-    todo_uris = pa.array(todo["input_uri"].to_numpy(dtype=object), type=pa.string())
+    todo_uris = pa.array(list(todo["input_uri"]) + remeasured.column("input_uri").to_pylist(), type=pa.string())
     fresh = after.filter(pc.and_(pc.is_in(after.column("input_uri"), value_set=todo_uris),
                                  pc.equal(after.column("job_id"), run.job_id)))
     candidates = pa.concat_tables([skipped, fresh])

@@ -44,3 +44,27 @@ BROKEN = "this factory cannot build an enhancer"
 
 def broken_factory(settings):
     raise RuntimeError(BROKEN)
+
+
+class Damaging:
+    """An "enhancer" that makes every file worse on purpose: buzz and hiss over the input, for
+    the tests that check the fallback to the original."""
+
+    model_id = "damaging"
+    checkpoint_sha256 = ""
+    device = "cpu"
+
+    def enhance_many(self, waveforms):
+        return [self.enhance(w) for w in waveforms]
+
+    def enhance(self, waveform):
+        import numpy as np
+
+        n = waveform.size
+        buzz = 0.2 * np.sign(np.sin(2 * np.pi * 120 * np.arange(n) / 16000))
+        hiss = 0.1 * np.random.default_rng(0).standard_normal(n)
+        return (waveform + buzz + hiss).astype(np.float32)
+
+
+def damaging(settings):
+    return Damaging()

@@ -103,14 +103,19 @@ def _export_parser(sub) -> None:
     s.add_argument("output_uri", nargs="?", metavar="OUTPUT_URI",
                    help="the job's output.uri, holding _manifest/results.parquet (default: --config's output.uri)")
     s.add_argument("--to", required=True, choices=EXPORT_FORMATS, help="the corpus format")
+    s.add_argument("--selection", action="store_true",
+                   help="export the curated corpus: read _manifest/selected.parquet (`frcrn job select`) instead, "
+                        "leave out its dropped rows and export the original recording of its original rows")
     s.add_argument("--where", default="status == 'ok'", metavar="EXPR",
                    help="rows to export, pandas DataFrame.query syntax on the results' columns, e.g. "
-                        "\"status == 'ok' and dnsmos_ovrl_out >= 3\" (default: \"status == 'ok'\")")
+                        "\"status == 'ok' and dnsmos_ovrl_out >= 3\" (default: \"status == 'ok'\"); with "
+                        "--selection, applied to the rows it keeps (choice and rule are columns too)")
     s.add_argument("-o", "--dest", metavar="DEST",
                    help="destination folder (default: OUTPUT_URI/_manifest/export/FORMAT/; "
                         "hf-audiofolder: OUTPUT_URI)")
     s.add_argument("--config", help="a job config: its output.storage_options (else $FRCRN_STORAGE_OPTIONS, "
-                   "else the storage's own credential chain) and output.uri")
+                   "else the storage's own credential chain), output.uri, and input.storage_options for reading "
+                   "original recordings (--selection --to hf)")
     s.add_argument("--debug", action="store_true", help="print the traceback of an internal error")
 
 
@@ -151,8 +156,10 @@ def _export(args: argparse.Namespace) -> int:
         if args.config:
             cfg = load_config(args.config)
             output_uri, options = args.output_uri or cfg.output.uri, cfg.output.storage_options
+            input_options = cfg.input.storage_options
         else:
             output_uri, options = args.output_uri, env_storage_options()
+            input_options = options
     except ConfigError as err:
         print(f"frcrn-job: config error: {err}", file=sys.stderr)
         return EXIT_CONFIG
@@ -160,7 +167,8 @@ def _export(args: argparse.Namespace) -> int:
         print("frcrn-job: config error: export needs OUTPUT_URI (or --config with output.uri)", file=sys.stderr)
         return EXIT_CONFIG
     try:
-        print(export(output_uri, args.to, where=args.where, dest=args.dest, storage_options=options), flush=True)
+        print(export(output_uri, args.to, where=args.where, dest=args.dest, storage_options=options,
+                     selection=args.selection, input_storage_options=input_options), flush=True)
     except JobFailed as err:
         kind = next(label for cls, label in _KINDS if isinstance(err, cls))
         print(f"frcrn-job: {kind}: {err}", file=sys.stderr)

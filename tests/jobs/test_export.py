@@ -255,6 +255,15 @@ def test_where_applies_on_top_of_the_selection(tmp_path, capsys):
                                  "rows the selection keeps (enhanced 2, original 2); nothing exported")
 
 
+def test_a_selection_that_drops_every_row_exports_nothing_and_exits_4(tmp_path, capsys):
+    out = _job_output(tmp_path, _selection_rows(tmp_path / "out", originals(tmp_path / "corpus")))
+    assert _export(capsys, "select", str(out), "--policy", "drop.min_dnsmos_ovrl_out=5")[0] == 0
+    code, stdout, stderr = _export(capsys, "export", str(out), "--to", "lhotse", "--selection")
+    assert code == 4 and stdout == ""
+    assert _one_line(stderr) == "frcrn-job: nothing to export: the selection drops all 6 rows; nothing exported"
+    assert not (out / "_manifest" / "export").exists()
+
+
 def test_without_a_selection_file_selection_is_one_line_naming_frcrn_job_select(tmp_path, capsys):
     out = _job_output(tmp_path)
     code, stdout, stderr = _export(capsys, "export", str(out), "--to", "nemo", "--selection")

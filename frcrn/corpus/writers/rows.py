@@ -181,8 +181,9 @@ class ExportRows:
 
     @property
     def embedded(self) -> list[str]:
-        """The distinct exported files that are audio embedded in a Parquet shard, not files."""
-        return [uri for uri in self.recordings if embedded(uri)]
+        """The distinct originals that are audio embedded in a Parquet shard, not files."""
+        originals = dict.fromkeys(uri for uri, original in zip(self.uris, self.original) if original)
+        return [uri for uri in originals if embedded(uri)]
 
     def __iter__(self) -> Iterator[Row]:
         frame = self.frame[self.carried]

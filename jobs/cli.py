@@ -1,5 +1,5 @@
 """Command line: ``frcrn job run [CONFIG] [key.sub=value ...]`` and ``frcrn job export OUTPUT_URI
---to FORMAT`` (also ``frcrn-job ...`` and ``python -m jobs ...``, the same command).
+--to FORMAT [--selection]`` (also ``frcrn-job ...`` and ``python -m jobs ...``, the same command).
 
 Works the same on a laptop (starts a local Ray) and under ``ray job submit`` (connects to the
 cluster it was submitted to), e.g.::
@@ -11,12 +11,22 @@ cluster it was submitted to), e.g.::
     frcrn job export /data/clean/ --to lhotse        # -> /data/clean/_manifest/export/lhotse/
     frcrn job export s3://corpus-clean/v1/ --to hf --where "status == 'ok' and dnsmos_ovrl_out >= 3" \
         --config configs/s3_cluster.yaml -o s3://corpus-clean/v1-hf/
+    frcrn job select /data/clean/ --policy configs/select_default.yaml
+    frcrn job export /data/clean/ --to lhotse --selection  # the curated corpus: originals where chosen
 
 ``export`` (``jobs.export``) writes a finished job's results as a NeMo, lhotse, Kaldi or Hugging
 Face manifest of the enhanced audio (formats: ``frcrn.corpus.writers``). Its storage options are
 ``--config``'s ``output.storage_options``, else ``$FRCRN_STORAGE_OPTIONS`` (JSON), else the
 storage's own credential chain (AWS_* variables, the node's role); it prints one line,
 ``exported N rows (M recordings, H h) as FORMAT to DEST``.
+
+``export --selection`` exports the curated corpus instead: the rows of ``frcrn job select``'s
+``_manifest/selected.parquet`` that are not ``dropped`` (``--where`` applies on top and may test
+``choice``), an ``original`` row pointing at its input recording (``chosen_uri``, at its own
+rate and length; recording id ``<id>-original``) in every format. ``hf`` reads the originals it
+embeds with ``--config``'s ``input.storage_options`` (else ``$FRCRN_STORAGE_OPTIONS``). A switch,
+not ``--from FILE``: the selection has one place beside the results, and what matters is the
+check that it was made from them. ``select`` and ``report`` are in ``jobs.curation``.
 
 Exit status (what a scheduler can act on; the last line printed always says which and why):
 
@@ -31,14 +41,18 @@ code  meaning
       that is not YAML, a manifest unreadable, malformed or empty as a whole, an unusable checkpoint or
       ``model.factory``. Nothing was written; fix it and run again. ``export``: a ``--where``
       that is not a condition on the results' columns (the line names it and the columns), no
-      results manifest at OUTPUT_URI, or selected rows the format cannot describe (``error``
-      rows, segments for ``hf-audiofolder``, two rows with one utterance id)
+      results manifest at OUTPUT_URI, ``--selection`` without a selection or with a stale one
+      (not made from the current results: the line says to run ``frcrn job select`` again),
+      or selected rows the format cannot describe (``error`` rows, segments or originals outside
+      DEST for ``hf-audiofolder``, originals embedded in a Parquet shard for a format that names
+      files, two rows with one utterance id)
 3     the run finished but error rows exist (``job.fail_on_error_rows``, default true; false
       makes it 0). The last line says how many, of which types, and where the manifest is
 4     no input could be processed: every input is an error row (e.g. all refused as
       ``unsafe_path`` or all undecodable), whatever ``job.fail_on_error_rows`` says.
-      ``export``: ``--where`` selects no row; nothing is written (an empty corpus would replace
-      the last export, and a training run would find nothing)
+      ``export``: ``--where`` selects no row (or the selection drops every row); nothing is
+      written (an empty corpus would replace the last export, and a training run would find
+      nothing)
 5     storage or network failure at the job level (unreachable endpoint, missing bucket,
       access denied): one line naming the config key, the URI or endpoint and what to check
 75    EX_TEMPFAIL: another live run holds the lease on this output location; retry later
@@ -103,14 +117,19 @@ def _export_parser(sub) -> None:
     s.add_argument("output_uri", nargs="?", metavar="OUTPUT_URI",
                    help="the job's output.uri, holding _manifest/results.parquet (default: --config's output.uri)")
     s.add_argument("--to", required=True, choices=EXPORT_FORMATS, help="the corpus format")
+    s.add_argument("--selection", action="store_true",
+                   help="export the curated corpus: read _manifest/selected.parquet (`frcrn job select`) instead, "
+                        "leave out its dropped rows and export the original recording of its original rows")
     s.add_argument("--where", default="status == 'ok'", metavar="EXPR",
                    help="rows to export, pandas DataFrame.query syntax on the results' columns, e.g. "
-                        "\"status == 'ok' and dnsmos_ovrl_out >= 3\" (default: \"status == 'ok'\")")
+                        "\"status == 'ok' and dnsmos_ovrl_out >= 3\" (default: \"status == 'ok'\"); with "
+                        "--selection, applied to the rows it keeps (choice and rule are columns too)")
     s.add_argument("-o", "--dest", metavar="DEST",
                    help="destination folder (default: OUTPUT_URI/_manifest/export/FORMAT/; "
                         "hf-audiofolder: OUTPUT_URI)")
     s.add_argument("--config", help="a job config: its output.storage_options (else $FRCRN_STORAGE_OPTIONS, "
-                   "else the storage's own credential chain) and output.uri")
+                   "else the storage's own credential chain), output.uri, and input.storage_options for reading "
+                   "original recordings (--selection --to hf)")
     s.add_argument("--debug", action="store_true", help="print the traceback of an internal error")
 
 
@@ -151,8 +170,10 @@ def _export(args: argparse.Namespace) -> int:
         if args.config:
             cfg = load_config(args.config)
             output_uri, options = args.output_uri or cfg.output.uri, cfg.output.storage_options
+            input_options = cfg.input.storage_options
         else:
             output_uri, options = args.output_uri, env_storage_options()
+            input_options = options
     except ConfigError as err:
         print(f"frcrn-job: config error: {err}", file=sys.stderr)
         return EXIT_CONFIG
@@ -160,7 +181,8 @@ def _export(args: argparse.Namespace) -> int:
         print("frcrn-job: config error: export needs OUTPUT_URI (or --config with output.uri)", file=sys.stderr)
         return EXIT_CONFIG
     try:
-        print(export(output_uri, args.to, where=args.where, dest=args.dest, storage_options=options), flush=True)
+        print(export(output_uri, args.to, where=args.where, dest=args.dest, storage_options=options,
+                     selection=args.selection, input_storage_options=input_options), flush=True)
     except JobFailed as err:
         kind = next(label for cls, label in _KINDS if isinstance(err, cls))
         print(f"frcrn-job: {kind}: {err}", file=sys.stderr)

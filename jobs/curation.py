@@ -6,7 +6,8 @@
     frcrn job report OUTPUT_URI -o report.html [--png DIR] [--players N]
 
 ``select`` reads ``OUTPUT_URI/_manifest/results.parquet``, writes ``_manifest/selected.parquet``
-beside it and prints counts and hours per choice and rule. ``report`` writes one self-contained
+beside it and prints counts and hours per choice and rule; ``frcrn job export OUTPUT_URI --to
+FORMAT --selection`` (``jobs.export``) then writes the curated corpus. ``report`` writes one self-contained
 HTML page (and each plot as a PNG with ``--png``). Storage options come from
 ``$FRCRN_STORAGE_OPTIONS`` (JSON), as for the job.
 

@@ -2,14 +2,16 @@
 
 The job writes it (``jobs.results``), and everything that reads it back knows from here which
 columns are the job's and which were carried from the input manifest: the corpus exports
-(``frcrn.corpus.writers``), the selection and the report (``frcrn.curation``). Torch-free.
+(``frcrn.corpus.writers``), the selection and the report (``frcrn.curation``). The selection
+(``<output.uri>/_manifest/selected.parquet``, ``frcrn job select``) is the results plus
+``SELECTION_COLUMNS``; its ``choice`` is one of ``CHOICES``. Torch-free.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-__all__ = ["RESULT_COLUMNS", "SCHEMA", "is_result_column"]
+__all__ = ["CHOICES", "RESULT_COLUMNS", "SCHEMA", "SELECTION_COLUMNS", "is_result_column"]
 
 SCHEMA = pa.schema(
     [
@@ -58,6 +60,13 @@ SCHEMA = pa.schema(
 RESULT_COLUMNS: list[str] = [f.name for f in SCHEMA] + ["manifest_format"]
 """Every column the job writes (``manifest_format`` is added at consolidation, beside the
 carried columns); any other column of a results table came from the input manifest."""
+
+
+SELECTION_COLUMNS = ("choice", "chosen_uri", "reason", "rule")
+"""What a selection adds to each results row: ``choice`` (one of ``CHOICES``), ``chosen_uri``
+(``output_uri`` for enhanced, ``input_uri`` for original, "" for dropped), ``reason`` and ``rule``."""
+
+CHOICES = ("enhanced", "original", "dropped")
 
 
 def is_result_column(name: str) -> bool:

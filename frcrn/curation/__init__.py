@@ -11,6 +11,10 @@ need matplotlib (``pip install 'frcrn[report]'``), imported only when a report i
     print(selection.text)                                     # counts and hours per choice and rule
     write_report(build_report("s3://bucket/clean"), "report.html", png_dir="plots")
 
+The curated corpus is then exported with ``frcrn job export s3://bucket/clean --to lhotse
+--selection`` (``jobs.export``): the rows not dropped, an ``original`` row pointing at its input
+recording, as long as the selection was made from the current results (else: select again).
+
 Modules: ``manifest`` (where the manifests live, measurement columns, row lengths), ``policy``
 (the policy and its rule order), ``select`` (the rules applied to a frame), ``tally`` (counts and
 hours), ``selection`` (read, select, write), ``report`` with ``sections``, ``listening``,

@@ -20,12 +20,12 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from ..corpus.results import CHOICES
 from .manifest import CurationError, computed_by, numeric, row_seconds
 from .policy import Policy, Threshold
 
 __all__ = ["CHOICES", "PASSED", "PolicyNotApplicable", "select", "selection_columns"]
 
-CHOICES = ("enhanced", "original", "dropped")
 PASSED = "passed every rule"
 
 

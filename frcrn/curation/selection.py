@@ -14,15 +14,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..corpus.results import SELECTION_COLUMNS
 from ..storage import atomic_write
 from .manifest import SELECTED_NAME, CurationError, manifest_uri, read_table, row_seconds
 from .policy import Policy
 from .select import select
 from .tally import format_tally, tally
 
-__all__ = ["Selection", "policy_settings", "select_output"]
-
-SELECTION_COLUMNS = ("choice", "chosen_uri", "reason", "rule")
+__all__ = ["SELECTION_COLUMNS", "Selection", "policy_settings", "select_output"]
 
 
 @dataclass(frozen=True)

@@ -3,26 +3,30 @@
 
 ``hf`` writes ``data/train-00000-of-0000N.parquet``, the layout the Hub and
 ``load_dataset("parquet", data_files=...)`` read. Each row is ``audio``, a
-``struct<bytes: binary, path: string>`` (the enhanced file's bytes as they are; a segment row
-holds its slice ``[start, start + duration)`` of the output, cut at ``round(seconds x rate)``
-samples and encoded in the output's own format and subtype, so PCM stays bit-exact; ``path`` is
-the output's file name, ``<stem>-<start ms>-<end ms>.<ext>`` for a segment), then every carried
-column with its type. The schema metadata ``huggingface`` declares the features as ``datasets``
+``struct<bytes: binary, path: string>`` (the exported file's bytes as they are: the enhanced
+output, or a selection's original recording, read from its shard row when it was itself embedded
+in a Parquet shard; a segment row holds its slice ``[start, start + duration)`` of that file, cut
+at ``round(seconds x rate)`` samples and encoded in the file's own format and subtype, so PCM
+stays bit-exact; ``path`` is the file's name, ``<stem>-<start ms>-<end ms>.<ext>`` for a
+segment; an embedded original is named after its output, with its own format's extension), then
+every carried column with its type. The schema metadata ``huggingface`` declares the features as ``datasets``
 itself writes them (``{"info": {"features": {"audio": {"_type": "Audio"}, "text": {"dtype":
 "string", "_type": "Value"}, ...}}}``), so ``datasets`` sees an ``Audio`` column, not a struct.
 
 Shards are planned before any audio is read (so each name knows N) from each row's expected
-size: the ``output_bytes`` the job recorded (a segment: its share of them), else 16-bit samples
-at the output's rate. A shard closes at ``shard_bytes`` (default 500 MB, the Hub's own shard
-size) or ``shard_rows`` rows, whichever comes first; one shard at a time is in memory, its row
-groups at most 100 rows (what ``datasets`` uses for audio) or 100 MB of audio. Shards an earlier,
-larger export left in ``data/`` are removed after the new ones are written, as ``data/*.parquet``
-would load them too.
+size: the ``output_bytes`` the job recorded (a segment: its share of them), else (and for an
+original) 16-bit samples at the file's rate and channels. A shard closes at ``shard_bytes``
+(default 500 MB, the Hub's own shard size) or ``shard_rows`` rows, whichever comes first; one
+shard at a time is in memory, its row groups at most 100 rows (what ``datasets`` uses for audio)
+or 100 MB of audio. Shards an earlier, larger export left in ``data/`` are removed after the new
+ones are written, as ``data/*.parquet`` would load them too.
 
 ``hf-audiofolder`` writes ``metadata.csv`` into ``dest``, which must be a folder every output
 file lies below: ``file_name`` (the output's path relative to it) then the carried columns
 (lists and mappings as JSON text). ``load_dataset("audiofolder", data_dir=dest)`` then pairs
-each file with its row. An audiofolder row is a whole file, so segment rows are refused.
+each file with its row. An audiofolder row is a whole file, so segment rows are refused; an
+original recording can be named only when ``dest`` is a folder above it too (``-o``), and an
+original embedded in a Parquet shard not at all.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ import pyarrow.parquet as pq
 import soundfile as sf
 
 from .fields import ExportError, is_missing, plain
-from .rows import Destination, ExportRows, OutputReader, Row, relative
+from .rows import AudioReader, Destination, ExportRows, Row, embedded, relative
 
 __all__ = ["AUDIO_TYPE", "SHARD_BYTES", "SHARD_ROWS", "features", "write", "write_audiofolder"]
 
@@ -134,8 +138,13 @@ def segment_bytes(data: bytes, start: float, duration: float) -> bytes:
     return out.getvalue()
 
 
-def audio_path(row: Row) -> str:
-    name = posixpath.basename(row.output_uri)
+def audio_path(row: Row, data: bytes = b"") -> str:
+    """The ``path`` of a row's embedded audio: its file's name (an original embedded in a shard:
+    the output's stem, with the extension of the format ``data`` is in)."""
+    name = posixpath.basename(row.audio_uri)
+    if row.original and embedded(row.audio_uri):
+        stem = posixpath.basename(row.output_uri).rsplit(".", 1)[0]
+        name = f"{stem}.{_format(data).lower()}"
     if not row.is_segment:
         return name
     stem, dot, ext = name.rpartition(".")
@@ -143,19 +152,26 @@ def audio_path(row: Row) -> str:
     return f"{stem}-{round(row.start * 1000):08d}-{round((row.start + row.duration) * 1000):08d}{ext}"
 
 
-class _Audio:
-    """Embedded audio of rows in order, reading each output file once per run of its rows."""
+def _format(data: bytes) -> str:
+    try:
+        return sf.info(io.BytesIO(data)).format
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        return "wav"
 
-    def __init__(self, reader: OutputReader):
+
+class _Audio:
+    """Embedded audio of rows in order, reading each exported file once per run of its rows."""
+
+    def __init__(self, reader: AudioReader):
         self.reader = reader
         self.uri: str | None = None
         self.data = b""
 
     def __call__(self, row: Row) -> dict[str, Any]:
-        if row.output_uri != self.uri:
-            self.uri, self.data = row.output_uri, self.reader.read(row.output_uri)
+        if row.audio_uri != self.uri:
+            self.uri, self.data = row.audio_uri, self.reader.read(row.audio_uri, original=row.original)
         data = segment_bytes(self.data, row.start, row.duration) if row.is_segment else self.data
-        return {"bytes": data, "path": audio_path(row)}
+        return {"bytes": data, "path": audio_path(row, self.data)}
 
 
 # --------------------------------------------------------------------------- shards
@@ -164,9 +180,10 @@ class _Audio:
 def _expected_bytes(rows: ExportRows) -> list[float]:
     recorded = rows.frame["output_bytes"].tolist() if "output_bytes" in rows.frame else [None] * len(rows)
     out = []
-    for uri, duration, size in zip(rows.uris, rows.durations, recorded):
+    for uri, duration, size, original in zip(rows.uris, rows.durations, recorded, rows.original):
         rec = rows.recordings[uri]
-        whole = float(size) if not is_missing(size) and size else rec.duration * rec.sample_rate * 2 + 44
+        known = not original and not is_missing(size) and size
+        whole = float(size) if known else rec.duration * rec.sample_rate * rec.channels * 2 + 44
         out.append(whole * min(1.0, duration / rec.duration))
     return out
 
@@ -217,7 +234,7 @@ def _table(items: list[dict[str, Any]], carried: pa.Table, schema: pa.Schema) ->
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def write(rows: ExportRows, dest: Destination, reader: OutputReader, *, shard_bytes: float = SHARD_BYTES,
+def write(rows: ExportRows, dest: Destination, reader: AudioReader, *, shard_bytes: float = SHARD_BYTES,
           shard_rows: int = SHARD_ROWS) -> None:
     if "audio" in rows.carried:
         raise ExportError("a carried column is named 'audio', the column the hf export embeds the audio in; "
@@ -246,8 +263,12 @@ def write_audiofolder(rows: ExportRows, dest: Destination) -> None:
     if "file_name" in rows.carried:
         raise ExportError("a carried column is named 'file_name', the audiofolder's own; drop or rename it")
     names = []
-    for uri in rows.uris:
+    for uri, original in zip(rows.uris, rows.original):
         rel = relative(uri, dest.url)
+        if rel is None and original:
+            raise ExportError(f"{rows.originals} row(s) choose the original recording, and {uri} is not below "
+                              f"{dest.url}: an audiofolder's metadata.csv must sit in a folder above every file it "
+                              "names; give -o a folder above the inputs and the outputs, or export with --to hf")
         if rel is None:
             raise ExportError(f"output {uri} is not below {dest.url}: an audiofolder's metadata.csv must sit in "
                               "a folder above every file it names")

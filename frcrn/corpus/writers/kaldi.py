@@ -3,9 +3,9 @@
 Kaldi has two layouts, and the export picks the one the rows need:
 
 * with ``segments`` (any row is a segment, any row's utterance id differs from its recording
-  id, or any row has no transcript): ``wav.scp`` maps each recording id to its output file,
-  ``segments`` maps each utterance to ``<recording> <start> <end>`` in seconds (a whole-file
-  row: 0 to the recording's duration);
+  id, or any row has no transcript): ``wav.scp`` maps each recording id to its file (the
+  output, or a selection's original), ``segments`` maps each utterance to ``<recording> <start>
+  <end>`` in seconds (a whole-file row: 0 to the recording's duration);
 * without (every row is a whole file whose utterance id is its recording id, Kaldi's own
   convention for that case, and has a transcript): ``wav.scp`` is keyed by that id. A
   ``segments`` file an earlier export left in the folder is removed, as it would describe
@@ -57,7 +57,7 @@ def write(rows: ExportRows, dest: Destination) -> None:
         dest.write("segments", _lines((r.utterance_id, f"{r.recording_id} {seconds(r.start)} "
                                        f"{seconds(r.start + r.duration)}") for r in items))
     else:
-        dest.write("wav.scp", _lines((r.utterance_id, r.output_uri) for r in items))
+        dest.write("wav.scp", _lines((r.utterance_id, r.audio_uri) for r in items))
         dest.remove_stale("segments", keep=set())
     dest.write("text", _lines((r.utterance_id, " ".join((r.text or "").split())) for r in items))
     speakers = {r.utterance_id: r.speaker or r.utterance_id for r in items}

@@ -1,11 +1,13 @@
 """lhotse: ``recordings.jsonl.gz`` and ``supervisions.jsonl.gz`` in lhotse's manifest schema.
 
-One ``Recording`` per distinct output file: ``{"id", "sources": [{"type", "channels": [0],
-"source"}], "sampling_rate", "num_samples", "duration", "channel_ids": [0]}`` (the job writes
-mono files). A local output is a ``"file"`` source holding its path; any other URI (``s3://``,
-``gs://``, ``https://``) is a ``"url"`` source, which lhotse opens with ``smart_open`` (reading
-the whole object; credentials as boto3 and the other clients find them). lhotse's ``"file"``
-type is a plain ``open`` of a local path and cannot read a URL.
+One ``Recording`` per distinct exported file (the output, or a selection's original):
+``{"id", "sources": [{"type", "channels": [0], "source"}], "sampling_rate", "num_samples",
+"duration", "channel_ids": [0]}`` (the job writes mono files; an original with C channels lists
+``0..C-1`` in both, and its supervisions name every channel). A local file is a ``"file"``
+source holding its path; any other URI (``s3://``, ``gs://``, ``https://``) is a ``"url"``
+source, which lhotse opens with ``smart_open`` (reading the whole object; credentials as boto3
+and the other clients find them). lhotse's ``"file"`` type is a plain ``open`` of a local path
+and cannot read a URL.
 
 One ``SupervisionSegment`` per row: ``{"id", "recording_id", "start", "duration", "channel": 0,
 "text", "speaker", "language", "gender", "custom"}``; a whole-file row starts at 0 and lasts the
@@ -44,14 +46,16 @@ _NOT_CUSTOM = frozenset(("custom", "offset", "duration", "start", "channel", "sa
 
 def recording(rec: Recording) -> dict[str, Any]:
     kind = "url" if is_url(rec.uri) else "file"
-    return {"id": rec.id, "sources": [{"type": kind, "channels": [0], "source": rec.uri}],
+    channels = list(range(rec.channels))
+    return {"id": rec.id, "sources": [{"type": kind, "channels": channels, "source": rec.uri}],
             "sampling_rate": rec.sample_rate, "num_samples": rec.num_samples, "duration": rec.duration,
-            "channel_ids": [0]}
+            "channel_ids": channels}
 
 
 def supervision(row: Row) -> dict[str, Any]:
+    channel: int | list[int] = 0 if row.channels == 1 else list(range(row.channels))
     obj: dict[str, Any] = {"id": row.utterance_id, "recording_id": row.recording_id, "start": row.start,
-                           "duration": row.duration, "channel": 0}
+                           "duration": row.duration, "channel": channel}
     for key, value in (("text", row.text), ("language", row.language), ("speaker", row.speaker),
                        ("gender", row.gender), ("custom", _custom(row))):
         if value is not None:

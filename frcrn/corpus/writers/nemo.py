@@ -1,6 +1,7 @@
 """NeMo: ``manifest.jsonl``, one JSON object per row.
 
-Each line is ``audio_filepath`` (the enhanced file), ``duration`` (the segment's, or the whole
+Each line is ``audio_filepath`` (the enhanced file; a selection's ``original`` row: the input
+recording), ``duration`` (the segment's, or the whole
 output's, as measured), ``offset`` (segment rows only), then every carried field under its own
 name, JSON-safe (numpy values plain Python; NaN inside a list or mapping is ``null``). A carried
 field the row has no value for is left out rather than written ``null``: once tabulated, "this
@@ -23,7 +24,7 @@ _OURS = ("audio_filepath", "duration")
 
 
 def line(row) -> dict:
-    obj = {"audio_filepath": row.output_uri, "duration": row.duration}
+    obj = {"audio_filepath": row.audio_uri, "duration": row.duration}
     if row.is_segment:
         obj["offset"] = row.start
     for key, value in row.carried.items():

@@ -5,6 +5,10 @@ folder whose name has a space); ``job_row`` is a results row for one of them (ev
 the job writes, ``segment_offset_s``/``segment_duration_s`` set by ``segment=(offset,
 duration)``, then the carried fields); ``results`` makes the table and, like ``frcrn job
 export``, round-trips it through Parquet with nullable dtypes.
+
+``originals(root)`` writes the input recordings of the same three files (48 kHz, other tones;
+``sub dir/c.wav`` stereo), which ``job_row(..., inputs=root)`` names as its ``input_uri``;
+``chose`` adds a selection's columns to a row as ``frcrn job select`` does.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import soundfile as sf
 
 RATE = 16000
 FILES = {"a.wav": (1.0, "WAV"), "spk2/b.flac": (2.0, "FLAC"), "sub dir/c.wav": (0.5, "WAV")}
+INPUT_RATE = 48000
+STEREO = "sub dir/c.wav"  # the one original with two channels
 
 
 def tone(seconds: float, seed: int, rate: int = RATE) -> np.ndarray:
@@ -38,19 +44,32 @@ def outputs(root: Path) -> Path:
     return root
 
 
+def originals(root: Path) -> Path:
+    """The input recordings of ``FILES`` below ``root``: 48 kHz, 16-bit, ``STEREO`` with two channels."""
+    for seed, (rel, (seconds, fmt)) in enumerate(FILES.items()):
+        x = tone(seconds, seed + 10, INPUT_RATE)
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, np.stack([x, 0.5 * x], axis=1) if rel == STEREO else x, INPUT_RATE, format=fmt,
+                 subtype="PCM_16")
+    return root
+
+
 def job_row(root: Path | str, rel: str, *, segment: tuple[float, float] | None = None,
             manifest_format: str = "nemo", status: str = "ok", dnsmos: float = 3.2,
-            **carried: Any) -> dict[str, Any]:
-    """One results row; ``segment`` = (offset, duration) in seconds, None for a whole file."""
+            inputs: Path | str | None = None, **carried: Any) -> dict[str, Any]:
+    """One results row; ``segment`` = (offset, duration) in seconds, None for a whole file;
+    ``inputs``: the folder of ``originals`` its ``input_uri`` names (default a made-up path)."""
     uri = f"{root}/{rel}"
     offset, duration = segment or (None, None)
     seconds = FILES[rel][0]
     ok = status == "ok"
     row = {
-        "input_uri": f"/corpus/{rel}" + ("" if offset is None else f"#{offset}"),
+        "input_uri": f"{inputs}/{rel}" if inputs else f"/corpus/{rel}" + ("" if offset is None else f"#{offset}"),
         "output_uri": uri if ok else "", "status": status,
         "error_type": "" if ok else "undecodable", "error_message": "" if ok else "cannot decode",
-        "input_format": "WAV", "input_sample_rate": 48000, "input_channels": 1, "input_duration_s": seconds,
+        "input_format": "WAV", "input_sample_rate": INPUT_RATE, "input_channels": 2 if inputs and rel == STEREO else 1,
+        "input_duration_s": seconds,
         "output_sample_rate": RATE if ok else None, "output_duration_s": seconds if ok else None,
         "output_bytes": int(seconds * RATE * 2 + 44) if ok else None, "processing_s": 0.05,
         "level_in_dbfs": -23.0, "level_out_dbfs": -20.0, "clip_fraction_in": 0.0, "clip_fraction_out": 0.0,
@@ -62,6 +81,13 @@ def job_row(root: Path | str, rel: str, *, segment: tuple[float, float] | None =
     }
     row.update(carried)
     return row
+
+
+def chose(row: dict[str, Any], choice: str) -> dict[str, Any]:
+    """``row`` with the columns ``frcrn job select`` adds: ``choice``, ``chosen_uri``, ``reason``, ``rule``."""
+    chosen = {"enhanced": row["output_uri"], "original": row["input_uri"], "dropped": ""}[choice]
+    rule = {"enhanced": "enhanced", "original": "fallback_if_ovrl_drop", "dropped": "drop.min_dnsmos_ovrl_out"}[choice]
+    return {**row, "choice": choice, "chosen_uri": chosen, "reason": f"test: {choice}", "rule": rule}
 
 
 def results(rows: list[dict[str, Any]]) -> pd.DataFrame:

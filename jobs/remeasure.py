@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from jobs.paths import parse_location
 from jobs.results import rows_to_table
-from jobs.stages import PROGRESS_SCHEMA, StageSettings, _dnsmos, _fetch, _record, _score_into, _segment_bounds
+from jobs.stages import StageSettings, _dnsmos, _fetch, _record, _score_into, _segment_bounds, progress_row
 from jobs.storage import fetch_many, filesystem
 
 __all__ = ["needs_measures", "remeasure", "run_remeasure"]
@@ -61,7 +61,8 @@ def needs_measures(records: pa.Table, settings: StageSettings) -> pa.Table:
 
 def remeasure(batch: pa.Table, settings: StageSettings) -> pa.Table:
     """Ray UDF over records of whole recordings: read input and output once per recording, fill
-    the missing groups of each record, record the rows again; returns one PROGRESS_SCHEMA row."""
+    the missing groups of each record, record the rows again; returns one PROGRESS_SCHEMA row
+    (``jobs.stages.progress_row``)."""
     rows = batch.select([c for c in batch.column_names if c != "member"]).to_pylist()
     members = batch.column("member").to_pylist() if "member" in batch.column_names else [""] * len(rows)
     by_uri: dict[str, list[int]] = {}
@@ -79,7 +80,7 @@ def remeasure(batch: pa.Table, settings: StageSettings) -> pa.Table:
         except Exception as err:  # the rows keep what they had; the next run tries again
             log.warning("cannot measure %s again: %s", rows[idx[0]]["input_uri"], err)
     _record(rows, out_fs, settings)
-    return pa.Table.from_pydict({"inputs": [len(by_uri)], "ok": [len(by_uri)]}, schema=PROGRESS_SCHEMA)
+    return progress_row(rows)
 
 
 def _fill_recording(rows: list[dict[str, Any]], data_in: Any, data_out: Any, settings: StageSettings,

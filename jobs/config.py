@@ -223,6 +223,10 @@ class JobSection:
     fail_on_error_rows: bool = True
     """A run that finished with error rows exits with status 3 (false: 0; the last line still says
     how many error rows of which types). A run where every input is an error row exits 4 either way."""
+    progress_every_s: float = 30.0
+    """Seconds between the driver's progress lines (recordings and audio hours done, x real time,
+    errors, ETA; ``jobs.progress``); the run's record under ``_manifest/runs/`` is rewritten at
+    least this often, for ``frcrn job status``."""
     lease_seconds: float = 300.0
     """Refuse to start while another run on the same output.uri has a heartbeat younger than this
     (jobs.run_lease); a dead driver's lease expires after it. 0 = no check."""
@@ -276,6 +280,7 @@ class JobConfig:
         return [
             (self.limits.max_seconds is None or self.limits.max_seconds > 0, "limits.max_seconds must be > 0"),
             (self.limits.max_bytes is None or self.limits.max_bytes > 0, "limits.max_bytes must be > 0"),
+            (self.job.progress_every_s > 0, "job.progress_every_s must be > 0"),
             (bool(self.input.uri), "input.uri must not be empty"),
             (bool(self.output.uri), "output.uri must not be empty"),
             (bool(self.input.column), "input.column must not be empty"),

@@ -209,9 +209,12 @@ class RayConfig:
     """Ray cluster address; null = connect to the cluster this was submitted to, or start local."""
     num_cpus: int | None = None
     """Only when starting a local Ray instance."""
-    progress_bars: bool = True
-    """Ray Data's own progress reporting: bars on a terminal, else periodic dumps into Ray Data's log.
-    Under ``frcrn-job run`` it always goes to the log; the job prints its own progress line."""
+    progress_bars: bool | Literal["auto"] = "auto"
+    """Ray Data's own progress reporting (its bars on a terminal, else its periodic dumps into Ray
+    Data's log). "auto": on only when the job's stdout is a terminal, so a non-interactive run
+    (``ray job submit``, a pod, a pipe) has none of them; true/false: always on/off. Under
+    ``frcrn-job run`` it goes to the log file either way; the job prints its own progress line
+    (``job.progress_every_s``)."""
     log_level: str = "WARNING"
     max_consecutive_replica_init_deaths: int = 3
 

@@ -33,7 +33,8 @@ Retries (faults that say nothing about a file; per-file problems are error rows 
 Console: ``ray.init`` keeps Ray's Python logging on whatever handlers the "ray" logger has and
 leaves ``log_to_driver`` to Ray (``RAY_LOG_TO_DRIVER``, on by default); the command line sends
 all of that to the job's log file (``jobs.console``). The driver prints its own progress line
-every ``job.progress_every_s`` seconds (``jobs.progress``); Ray Data's own progress goes to its log.
+every ``job.progress_every_s`` seconds (``jobs.progress``); Ray Data's own progress reporting is on
+only with ``ray.progress_bars`` true, or "auto" (the default) on a terminal, and goes to its log.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ import pandas as pd
 import pyarrow as pa
 
 from jobs.config import JobConfig
+from jobs.console import stdout_is_terminal
 from jobs.errors import first_line
 from jobs.progress import Progress
 from jobs.stages import (
@@ -62,7 +64,7 @@ from jobs.stages import (
     read_decode,
 )
 
-__all__ = ["build_dataset", "execute_with_replans", "init_ray", "is_system_fault"]
+__all__ = ["build_dataset", "execute_with_replans", "init_ray", "is_system_fault", "progress_bars_on"]
 
 log = logging.getLogger("frcrn.job")
 
@@ -98,9 +100,15 @@ def _configure_data_context(cfg: JobConfig) -> None:
 
     ctx = DataContext.get_current()
     ctx.target_max_block_size = cfg.compute.target_max_block_mb * 2**20
-    ctx.enable_progress_bars = cfg.ray.progress_bars
+    ctx.enable_progress_bars = progress_bars_on(cfg.ray.progress_bars)
     ctx.max_consecutive_actor_init_deaths = cfg.ray.max_consecutive_replica_init_deaths
     ctx.max_errored_blocks = 0
+
+
+def progress_bars_on(setting: bool | str) -> bool:
+    """``ray.progress_bars``: true/false as given; "auto" on only when the job's stdout is a
+    terminal (``jobs.console.stdout_is_terminal``)."""
+    return stdout_is_terminal() if setting == "auto" else bool(setting)
 
 
 def _source(todo: pd.DataFrame, files_per_read_task: int):

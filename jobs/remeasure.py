@@ -114,7 +114,11 @@ def _fill_recording(rows: list[dict[str, Any]], data_in: Any, data_out: Any, set
 def run_remeasure(records: pa.Table, members: pd.Series, settings: StageSettings, cfg) -> None:
     """Run :func:`remeasure` over ``records`` on Ray CPU tasks, a recording's rows in one block."""
     import ray
+    from ray.data import DataContext
 
+    from jobs.execution import progress_bars_on
+
+    DataContext.get_current().enable_progress_bars = progress_bars_on(cfg.ray.progress_bars)
     records = rows_to_table(records.to_pylist())  # exactly the result schema
     member = [members.get(u, "") for u in records.column("input_uri").to_pylist()]
     table = records.append_column("member", pa.array(member, type=pa.string()))

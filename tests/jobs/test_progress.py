@@ -1,5 +1,6 @@
 """The run's progress: the write stage's per-batch counts, the line the driver prints at a fixed
-interval (``job.progress_every_s``) and at the end, and the numbers kept in the run's record."""
+interval (``job.progress_every_s``) and at the end, the numbers kept in the run's record, and Ray
+Data's own progress reporting off unless the job's stdout is a terminal."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import pyarrow as pa
 import pytest
 import soundfile as sf
 
-from jobs.config import load_config
+from jobs.config import ConfigError, load_config
+from jobs.console import JobConsole, stdout_is_terminal
+from jobs.execution import progress_bars_on
 from jobs.pipeline import run_job
 from jobs.progress import Progress, ProgressTicker, format_duration, format_progress, known_seconds
 from jobs.stages import PROGRESS_SCHEMA, progress_row
@@ -130,6 +133,41 @@ def test_the_ticker_prints_at_the_interval_and_a_final_line(capsys):
     assert len(lines) >= 3, lines
     assert all(0.15 <= b[0] - a[0] <= 1.0 for a, b in itertools.pairwise(lines[:-1])), lines
     assert lines[-1][1].startswith("  progress    2/2 recordings (100.0 %)") and ", took " in lines[-1][1]
+
+
+# --------------------------------------------------------------------------- Ray Data's own progress
+
+
+def test_ray_progress_bars_auto_follows_the_consoles_terminal(tmp_path, monkeypatch):
+    assert load_config(LOCAL).ray.progress_bars == "auto"
+    assert load_config(LOCAL, ["ray.progress_bars=false"]).ray.progress_bars is False
+    assert progress_bars_on(True) is True and progress_bars_on(False) is False
+    with pytest.raises(ConfigError, match=r"ray\.progress_bars"):
+        load_config(LOCAL, ["ray.progress_bars=sometimes"])
+    with pytest.raises(ConfigError, match=r"job\.progress_every_s must be > 0"):
+        load_config(LOCAL, ["job.progress_every_s=0"])
+
+    class Terminal:
+        def __init__(self, tty):
+            self.tty, self.text = tty, []
+
+        def isatty(self):
+            return self.tty
+
+        def write(self, text):
+            self.text.append(text)
+
+        def flush(self):
+            pass
+
+    for tty in (True, False):
+        monkeypatch.setattr("sys.stdout", Terminal(tty))
+        assert stdout_is_terminal() is tty and progress_bars_on("auto") is tty
+        with JobConsole(str(tmp_path / f"{tty}.log"), debug=True):
+            monkeypatch.setattr("sys.stdout", Terminal(not tty))  # what a redirection would do
+            assert progress_bars_on("auto") is tty  # the console's stream decides, not the log's
+        monkeypatch.setattr("sys.stdout", Terminal(tty))
+        assert stdout_is_terminal() is tty
 
 
 # --------------------------------------------------------------------------- a real local run

@@ -8,6 +8,7 @@ cluster it was submitted to), e.g.::
     frcrn job run configs/local.yaml input.uri=/data/corpus/ output.uri=/data/clean/
     ray job submit --working-dir . -- python -m jobs run configs/s3_cluster.yaml compute.max_replicas=16
     frcrn job check configs/s3_cluster.yaml          # validate and print the resolved config
+    frcrn job status s3://corpus-clean/v1/           # the run there: progress and ETA, or how it ended
     frcrn job export /data/clean/ --to lhotse        # -> /data/clean/_manifest/export/lhotse/
     frcrn job export s3://corpus-clean/v1/ --to hf --where "status == 'ok' and dnsmos_ovrl_out >= 3" \
         --config configs/s3_cluster.yaml -o s3://corpus-clean/v1-hf/
@@ -28,6 +29,10 @@ embeds with ``--config``'s ``input.storage_options`` (else ``$FRCRN_STORAGE_OPTI
 not ``--from FILE``: the selection has one place beside the results, and what matters is the
 check that it was made from them. ``select`` and ``report`` are in ``jobs.curation``.
 
+``status`` (``jobs.status``) reads the run records under ``OUTPUT_URI/_manifest/runs/`` (no Ray
+needed) and prints the newest run: its state, heartbeat age, progress line and ETA, or its
+summary; storage options from ``$FRCRN_STORAGE_OPTIONS``.
+
 Exit status (what a scheduler can act on; the last line printed always says which and why):
 
 ====  ==========================================================================================
@@ -45,7 +50,8 @@ code  meaning
       (not made from the current results: the line says to run ``frcrn job select`` again),
       or selected rows the format cannot describe (``error`` rows, segments or originals outside
       DEST for ``hf-audiofolder``, originals embedded in a Parquet shard for a format that names
-      files, two rows with one utterance id)
+      files, two rows with one utterance id). ``status``:
+      nothing at OUTPUT_URI, no run recorded there, or an unknown ``--job-id``
 3     the run finished but error rows exist (``job.fail_on_error_rows``, default true; false
       makes it 0). The last line says how many, of which types, and where the manifest is
 4     no input could be processed: every input is an error row (e.g. all refused as
@@ -75,7 +81,7 @@ import signal
 import sys
 import traceback
 
-from jobs import curation
+from jobs import curation, status
 from jobs.config import ConfigError, JobConfig, env_storage_options, load_config, redacted
 from jobs.errors import (
     EXIT_CONFIG,
@@ -106,6 +112,7 @@ def _parser(prog: str = "frcrn-job") -> argparse.ArgumentParser:
             s.add_argument("--log-file", help="where to write the log (default: a file per run in the temp dir)")
     _export_parser(sub)
     curation.add_parsers(sub)
+    status.add_parser(sub)
     return p
 
 
@@ -140,6 +147,8 @@ def main(argv: list[str] | None = None, prog: str = "frcrn-job") -> int:
         return _export(args)
     if args.command in curation.COMMANDS:
         return curation.main(args)
+    if args.command == "status":
+        return status.main(args)
     config = args.config
     overrides = list(args.overrides)
     if config is not None and "=" in config and not os.path.exists(config):

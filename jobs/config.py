@@ -209,9 +209,12 @@ class RayConfig:
     """Ray cluster address; null = connect to the cluster this was submitted to, or start local."""
     num_cpus: int | None = None
     """Only when starting a local Ray instance."""
-    progress_bars: bool = True
-    """Ray Data's own progress reporting: bars on a terminal, else periodic dumps into Ray Data's log.
-    Under ``frcrn-job run`` it always goes to the log; the job prints its own progress line."""
+    progress_bars: bool | Literal["auto"] = "auto"
+    """Ray Data's own progress reporting (its bars on a terminal, else its periodic dumps into Ray
+    Data's log). "auto": on only when the job's stdout is a terminal, so a non-interactive run
+    (``ray job submit``, a pod, a pipe) has none of them; true/false: always on/off. Under
+    ``frcrn-job run`` it goes to the log file either way; the job prints its own progress line
+    (``job.progress_every_s``)."""
     log_level: str = "WARNING"
     max_consecutive_replica_init_deaths: int = 3
 
@@ -223,6 +226,10 @@ class JobSection:
     fail_on_error_rows: bool = True
     """A run that finished with error rows exits with status 3 (false: 0; the last line still says
     how many error rows of which types). A run where every input is an error row exits 4 either way."""
+    progress_every_s: float = 30.0
+    """Seconds between the driver's progress lines (recordings and audio hours done, x real time,
+    errors, ETA; ``jobs.progress``); the run's record under ``_manifest/runs/`` is rewritten at
+    least this often, for ``frcrn job status``."""
     lease_seconds: float = 300.0
     """Refuse to start while another run on the same output.uri has a heartbeat younger than this
     (jobs.run_lease); a dead driver's lease expires after it. 0 = no check."""
@@ -276,6 +283,7 @@ class JobConfig:
         return [
             (self.limits.max_seconds is None or self.limits.max_seconds > 0, "limits.max_seconds must be > 0"),
             (self.limits.max_bytes is None or self.limits.max_bytes > 0, "limits.max_bytes must be > 0"),
+            (self.job.progress_every_s > 0, "job.progress_every_s must be > 0"),
             (bool(self.input.uri), "input.uri must not be empty"),
             (bool(self.output.uri), "output.uri must not be empty"),
             (bool(self.input.column), "input.column must not be empty"),

@@ -32,6 +32,13 @@ Where Ray's own output goes, and the knob used for each (read from Ray 2.60's co
   from Ray's own logs too (and be inherited by every Ray process started from here). So file
   descriptors 1 and 2 point at the log file while the job runs, and the job's own lines go to
   duplicates of the original descriptors.
+
+Ray Data's own progress reporting (``ray.progress_bars``, default "auto") is on only when the
+job's stdout is a terminal: :func:`stdout_is_terminal` answers for the console's stream, since
+``sys.stdout`` is the log file while the job runs. Either way Ray Data decides from
+``sys.stdout`` and, under ``frcrn-job run``, writes periodic dumps to its log rather than bars;
+``ray job submit``, a pod or a pipe get neither. The job's own progress line (``jobs.progress``)
+is a plain line on the console, whatever the stream is.
 """
 
 from __future__ import annotations
@@ -44,12 +51,30 @@ from typing import Any, TextIO
 
 import yaml
 
-__all__ = ["JobConsole", "default_log_path"]
+__all__ = ["JobConsole", "default_log_path", "stdout_is_terminal"]
 
 _OWN_LOGGERS = ("frcrn", "jobs")
 _lines = logging.getLogger("frcrn.job.console")  # INFO: to the log file only
 _FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d]: %(message)s"
 _RAY_DATA_FORMAT = "%(asctime)s\t%(levelname)s %(filename)s:%(lineno)s -- %(message)s"
+
+
+_ACTIVE: list[JobConsole] = []
+"""The consoles entered in this process and not yet left (at most one in practice)."""
+
+
+def stdout_is_terminal() -> bool:
+    """Whether the job's stdout is a terminal: the active console's (the stream the job's own
+    lines go to) while a :class:`JobConsole` has sys.stdout pointed at the log file, else
+    ``sys.stdout``'s."""
+    return _ACTIVE[-1].terminal if _ACTIVE else _isatty(sys.stdout)
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _log_dir() -> str:
@@ -83,6 +108,8 @@ class JobConsole:
         self._console_handler: logging.Handler | None = None
         self._saved: dict[str, Any] = {}
         self._opened: list[TextIO] = []
+        self.terminal = _isatty(sys.stdout)
+        """Whether the console (the original stdout) is a terminal; fixed at ``__enter__``."""
 
     # -- the job's own lines
     def echo(self, line: str) -> None:
@@ -95,6 +122,7 @@ class JobConsole:
 
     # -- setup / teardown
     def __enter__(self) -> JobConsole:
+        self.terminal = _isatty(sys.stdout)  # before sys.stdout becomes the log file
         os.makedirs(os.path.dirname(os.path.abspath(self.log_path)), exist_ok=True)
         self._file_handler = logging.FileHandler(self.log_path, encoding="utf-8")
         self._file_handler.setFormatter(logging.Formatter(_FILE_FORMAT))
@@ -102,9 +130,12 @@ class JobConsole:
             self._redirect_output()
             self._route_ray_logging()
         self._setup_python_logging()
+        _ACTIVE.append(self)
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
         root = logging.getLogger()
         for handler in (self._file_handler, self._console_handler):
             if handler is not None:

@@ -7,7 +7,8 @@ Stages (kept apart so the model actors never block on storage or codecs):
 2. ``read_decode``  CPU tasks:  fetch, decode, resample to 16 kHz mono, input measurements
 3. ``Enhance``      actor pool: ``ActorPoolStrategy(min_size, max_size)``, one FRCRN replica each
 4. ``encode_write`` CPU tasks:  encode, atomic write, output measurements, durable row records;
-   returns one tiny row per batch (inputs, ok), which is all the driver ever fetches
+   returns one tiny row per batch (recordings, ok, audio seconds), which is all the driver ever
+   fetches: ``jobs.progress`` counts them
 
 Retries (faults that say nothing about a file; per-file problems are error rows instead):
 
@@ -32,7 +33,8 @@ Retries (faults that say nothing about a file; per-file problems are error rows 
 Console: ``ray.init`` keeps Ray's Python logging on whatever handlers the "ray" logger has and
 leaves ``log_to_driver`` to Ray (``RAY_LOG_TO_DRIVER``, on by default); the command line sends
 all of that to the job's log file (``jobs.console``). The driver prints its own progress line
-every :data:`PROGRESS_EVERY_S` seconds; Ray Data's own progress goes to its log.
+every ``job.progress_every_s`` seconds (``jobs.progress``); Ray Data's own progress reporting is on
+only with ``ray.progress_bars`` true, or "auto" (the default) on a terminal, and goes to its log.
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ import dataclasses
 import logging
 import math
 import os
-import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -50,7 +51,9 @@ import pandas as pd
 import pyarrow as pa
 
 from jobs.config import JobConfig
+from jobs.console import stdout_is_terminal
 from jobs.errors import first_line
+from jobs.progress import Progress
 from jobs.stages import (
     SOURCE_SEGMENTS,
     Enhance,
@@ -61,11 +64,9 @@ from jobs.stages import (
     read_decode,
 )
 
-__all__ = ["PROGRESS_EVERY_S", "build_dataset", "execute_with_replans", "init_ray", "is_system_fault"]
+__all__ = ["build_dataset", "execute_with_replans", "init_ray", "is_system_fault", "progress_bars_on"]
 
 log = logging.getLogger("frcrn.job")
-
-PROGRESS_EVERY_S = 30.0
 
 
 def init_ray(cfg: JobConfig) -> bool:
@@ -99,9 +100,15 @@ def _configure_data_context(cfg: JobConfig) -> None:
 
     ctx = DataContext.get_current()
     ctx.target_max_block_size = cfg.compute.target_max_block_mb * 2**20
-    ctx.enable_progress_bars = cfg.ray.progress_bars
+    ctx.enable_progress_bars = progress_bars_on(cfg.ray.progress_bars)
     ctx.max_consecutive_actor_init_deaths = cfg.ray.max_consecutive_replica_init_deaths
     ctx.max_errored_blocks = 0
+
+
+def progress_bars_on(setting: bool | str) -> bool:
+    """``ray.progress_bars``: true/false as given; "auto" on only when the job's stdout is a
+    terminal (``jobs.console.stdout_is_terminal``)."""
+    return stdout_is_terminal() if setting == "auto" else bool(setting)
 
 
 def _source(todo: pd.DataFrame, files_per_read_task: int):
@@ -180,37 +187,20 @@ def is_system_fault(err: BaseException) -> bool:
     return False
 
 
-class Progress:
-    """Counts what the write stage reports and prints a line every ``every`` seconds."""
-
-    def __init__(self, total: int, echo: Callable[[str], Any], *, every: float = PROGRESS_EVERY_S):
-        self.total, self.echo, self.every = total, echo, every
-        self.inputs = self.ok = 0
-        self.t0 = self._last = time.monotonic()
-
-    def add(self, batch: pa.Table) -> None:
-        self.inputs += sum(batch.column("inputs").to_pylist())
-        self.ok += sum(batch.column("ok").to_pylist())
-        now = time.monotonic()
-        if now - self._last >= self.every:
-            self._last = now
-            rate = self.inputs / max(now - self.t0, 1e-9)
-            self.echo(f"  progress    {self.inputs}/{self.total} recordings done ({self.ok} ok, "
-                      f"{self.inputs - self.ok} error), {rate:.1f} files/s")
-
-
-def _run_once(remaining: pd.DataFrame, cfg: JobConfig, settings: StageSettings, echo, shrunk: bool) -> None:
+def _run_once(remaining: pd.DataFrame, cfg: JobConfig, settings: StageSettings, progress: Progress,
+              shrunk: bool) -> None:
     """One streaming execution; the driver fetches only the write stage's per-batch counts."""
-    progress = Progress(len(remaining), echo)
     ds = build_dataset(remaining, cfg, settings, shrunk=shrunk)
     for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
         progress.add(batch)
 
 
 def execute_with_replans(todo: pd.DataFrame, cfg: JobConfig, settings: StageSettings,
-                         recorded: Callable[[], set[str]], echo) -> tuple[str | None, int]:
+                         recorded: Callable[[], set[str]], echo,
+                         progress: Progress | None = None) -> tuple[str | None, int]:
     """Run the stages over ``todo``; returns (None on success else a one-line failure, attempts used).
-    ``recorded()`` gives the inputs this run has a durable record for.
+    ``recorded()`` gives the inputs this run has a durable record for; ``progress`` counts what
+    the write stage reports (the caller prints it, see ``jobs.progress.ProgressTicker``).
 
     Why re-plan here rather than rely on Ray alone: Ray 2.60 recovers a dead *process* (task
     retries, actor restarts), but losing a *node* also loses the blocks in its object store, and
@@ -222,17 +212,20 @@ def execute_with_replans(todo: pd.DataFrame, cfg: JobConfig, settings: StageSett
     deterministic, so an input that was in flight is just written again.
     """
     remaining = todo
+    progress = progress if progress is not None else Progress(len(todo))
     attempts = max(1, cfg.compute.execution_attempts)
     for attempt in range(1, attempts + 1):
         try:
-            _run_once(remaining, cfg, settings, echo, shrunk=attempt > 1)
+            _run_once(remaining, cfg, settings, progress, shrunk=attempt > 1)
             return None, attempt
         except Exception as err:  # record every input, then report
             failure = f"{type(err).__name__}: {first_line(err)}"
             log.error("execution attempt %d/%d failed: %s", attempt, attempts, err, exc_info=True)
             left = remaining[~remaining["input_uri"].isin(recorded())].reset_index(drop=True)
             if left.empty:
+                progress.at_least(len(todo))
                 return None, attempt  # the fault came after the last record: nothing is missing
+            progress.at_least(len(todo) - len(left))
             progressed = len(left) < len(remaining)
             if attempt == attempts or not (progressed or is_system_fault(err)):
                 return failure, attempt

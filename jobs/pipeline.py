@@ -19,7 +19,8 @@ A run, in order (``run_job``):
    each can stop the job at once with one line and its own exit status (``jobs.errors``);
 2. the resume plan: earlier records decide what is skipped;
 3. execution (``jobs.execution``): the stages run; every finished batch is recorded durably by
-   the workers themselves, and the driver only counts progress;
+   the workers themselves, and the driver only counts progress (``jobs.progress``: a line every
+   ``job.progress_every_s``, the numbers in the run's heartbeat record for ``frcrn job status``);
 4. consolidation LAST: the earlier manifest plus every record -> one row per input, written
    atomically; inputs without a record get an error row (``job_failed`` when the execution
    failed, retried by the next run); then the summary and the exit status (``_outcome``).
@@ -61,6 +62,7 @@ from jobs.execution import execute_with_replans, init_ray
 from jobs.execution import is_system_fault as _is_system_fault  # noqa: F401 - kept importable from here (tests/jobs/test_replan.py)
 from jobs.inputs import InputSet, resolve_inputs
 from jobs.paths import Location, parse_location
+from jobs.progress import Progress, ProgressTicker, known_seconds
 from jobs.remeasure import needs_measures, run_remeasure
 from jobs.results import (
     ROW_ERRORS,
@@ -300,7 +302,7 @@ def _take_lease(run: _Run) -> Heartbeat:
         {"job_id": run.job_id, "state": "running", "started_at": run.started_at, **driver_identity(),
          "config": redacted(cfg)},
         lambda record: write_json(run.out_fs, f"{runs_dir}/{run.job_id}.json", record, retries=run.retries),
-        interval=cfg.job.lease_seconds / 5 if cfg.job.lease_seconds > 0 else 3600.0,
+        interval=min(cfg.job.lease_seconds / 5 if cfg.job.lease_seconds > 0 else 3600.0, cfg.job.progress_every_s),
     )
     with run.output_step("writing this run's record (the first write to the output location)"):
         heartbeat.start()
@@ -345,8 +347,10 @@ def _run_leased(run: _Run, inputs: InputSet, checkpoint_sha256: str, heartbeat: 
     if remeasure.num_rows:
         run.echo(f"  measuring again (no enhancement): {len(set(remeasure.column('input_uri').to_pylist()))} "
                  "recordings lack columns this run fills (measures, dnsmos)")
+    progress = Progress(len(todo), known_seconds(inputs.table, todo["input_uri"]))
+    heartbeat.live = lambda: {"progress": progress.snapshot()}  # for `frcrn job status`
     busy = len(todo) or remeasure.num_rows
-    failure, attempts, interrupted = _execute(run, todo, remeasure, inputs) if busy else (None, 0, None)
+    failure, attempts, interrupted = _execute(run, todo, remeasure, inputs, progress) if busy else (None, 0, None)
     final = _consolidate(run, inputs, todo, skipped, failure, remeasure)
     final_df = final.to_pandas()
     summary = build_summary(
@@ -358,6 +362,7 @@ def _run_leased(run: _Run, inputs: InputSet, checkpoint_sha256: str, heartbeat: 
     )
     summary["execution_attempts"] = attempts
     summary["remeasured_recordings"] = len(set(remeasure.column("input_uri").to_pylist()))
+    summary["progress"] = progress.snapshot()
     code, message = _outcome(run, summary, failure, interrupted)
     summary.update(exit_code=code, outcome=message)
     heartbeat.stop()  # no beat may overwrite the final record below with "running"
@@ -407,19 +412,22 @@ def _recorded_this_run(run: _Run) -> set[str]:
     return set(state.filter(pc.equal(state.column("job_id"), run.job_id)).column("input_uri").to_pylist())
 
 
-def _execute(run: _Run, todo: pd.DataFrame, remeasure: pa.Table,
-             inputs: InputSet) -> tuple[str | None, int, int | None]:
-    """Run the stages, then fill the measurements kept recordings lack (``jobs.remeasure``);
-    returns (one-line failure or None, attempts used, signal number if stopped)."""
+def _execute(run: _Run, todo: pd.DataFrame, remeasure: pa.Table, inputs: InputSet,
+             progress: Progress) -> tuple[str | None, int, int | None]:
+    """Run the stages (a progress line every ``job.progress_every_s``, and a last one at the end),
+    then fill the measurements kept recordings lack (``jobs.remeasure``); returns (one-line
+    failure or None, attempts used, signal number if stopped)."""
     started_ray = init_ray(run.cfg)
     # After ray.init, which installs its own SIGTERM handler (sys.exit mid-execution, which
     # ended in an abort, exit -6, with nothing recorded): SIGTERM now stops the run the
     # same way as Ctrl-C (see the KeyboardInterrupt branch below).
     previous_sigterm = catch_sigterm()
     try:
-        failure, attempts = (execute_with_replans(todo, run.cfg, _stage_settings(run),
-                                                  lambda: _recorded_this_run(run), run.echo)
-                             if len(todo) else (None, 0))
+        failure, attempts = None, 0
+        if len(todo):
+            with ProgressTicker(progress, run.echo, run.cfg.job.progress_every_s):
+                failure, attempts = execute_with_replans(todo, run.cfg, _stage_settings(run),
+                                                         lambda: _recorded_this_run(run), run.echo, progress)
         if remeasure.num_rows and failure is None:
             recordings = inputs.recordings
             run_remeasure(remeasure, dict(zip(recordings["input_uri"], recordings["member"])),

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from jobs.paths import parse_location
 from jobs.results import rows_to_table
-from jobs.stages import PROGRESS_SCHEMA, StageSettings, _dnsmos, _fetch, _record, _score_into, _segment_bounds
+from jobs.stages import StageSettings, _dnsmos, _fetch, _record, _score_into, _segment_bounds, progress_row
 from jobs.storage import fetch_many, filesystem
 
 __all__ = ["needs_measures", "remeasure", "run_remeasure"]
@@ -61,7 +61,8 @@ def needs_measures(records: pa.Table, settings: StageSettings) -> pa.Table:
 
 def remeasure(batch: pa.Table, settings: StageSettings) -> pa.Table:
     """Ray UDF over records of whole recordings: read input and output once per recording, fill
-    the missing groups of each record, record the rows again; returns one PROGRESS_SCHEMA row."""
+    the missing groups of each record, record the rows again; returns one PROGRESS_SCHEMA row
+    (``jobs.stages.progress_row``)."""
     rows = batch.select([c for c in batch.column_names if c != "member"]).to_pylist()
     members = batch.column("member").to_pylist() if "member" in batch.column_names else [""] * len(rows)
     by_uri: dict[str, list[int]] = {}
@@ -79,7 +80,7 @@ def remeasure(batch: pa.Table, settings: StageSettings) -> pa.Table:
         except Exception as err:  # the rows keep what they had; the next run tries again
             log.warning("cannot measure %s again: %s", rows[idx[0]]["input_uri"], err)
     _record(rows, out_fs, settings)
-    return pa.Table.from_pydict({"inputs": [len(by_uri)], "ok": [len(by_uri)]}, schema=PROGRESS_SCHEMA)
+    return progress_row(rows)
 
 
 def _fill_recording(rows: list[dict[str, Any]], data_in: Any, data_out: Any, settings: StageSettings,
@@ -113,7 +114,11 @@ def _fill_recording(rows: list[dict[str, Any]], data_in: Any, data_out: Any, set
 def run_remeasure(records: pa.Table, members: pd.Series, settings: StageSettings, cfg) -> None:
     """Run :func:`remeasure` over ``records`` on Ray CPU tasks, a recording's rows in one block."""
     import ray
+    from ray.data import DataContext
 
+    from jobs.execution import progress_bars_on
+
+    DataContext.get_current().enable_progress_bars = progress_bars_on(cfg.ray.progress_bars)
     records = rows_to_table(records.to_pylist())  # exactly the result schema
     member = [members.get(u, "") for u in records.column("input_uri").to_pylist()]
     table = records.append_column("member", pa.array(member, type=pa.string()))

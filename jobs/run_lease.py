@@ -80,14 +80,19 @@ class Heartbeat:
 
     ``write(record)`` is the caller's atomic JSON writer. A failed write is logged and retried at
     the next beat: losing the lease for a while only weakens the check, it never stops the run.
+    ``live``, when set, gives fields to refresh at every beat too (the driver's progress numbers,
+    read back by ``frcrn job status``).
     """
 
     def __init__(self, record: dict[str, Any], write: Callable[[dict[str, Any]], None], interval: float) -> None:
         self.record, self._write, self.interval = dict(record), write, max(1.0, interval)
+        self.live: Callable[[], dict[str, Any]] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="frcrn-job-heartbeat", daemon=True)
 
     def beat(self) -> None:
+        if self.live is not None:
+            self.record.update(self.live())
         self.record["heartbeat_at"] = time.time()
         self._write(self.record)
 

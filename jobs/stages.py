@@ -11,7 +11,7 @@ float32 *bytes* rather than as a tensor column because lengths differ per file (
 column would need Arrow's variable-shape extension type for no gain).
 
 The last stage writes each batch's rows durably (a result part, the source of truth for resume
-and consolidation) and hands Ray only one tiny row per batch (how many inputs, how many ok):
+and consolidation) and hands Ray only one tiny row per batch (how many recordings, how many ok, their audio seconds):
 the driver counts progress from those and never pulls result rows through the object store.
 
 Failure isolation: every per-file step runs inside ``try``; a file that fails becomes a row
@@ -47,14 +47,17 @@ __all__ = [
     "StageSettings",
     "encode_write",
     "load_enhancer",
+    "progress_row",
     "read_decode",
     "write_outputs",
 ]
 
 log = logging.getLogger(__name__)
 
-PROGRESS_SCHEMA = pa.schema([("inputs", pa.int64()), ("ok", pa.int64())])
-"""What the last stage returns to the driver: one row per write batch."""
+PROGRESS_SCHEMA = pa.schema([("inputs", pa.int64()), ("ok", pa.int64()), ("audio_s", pa.float64())])
+"""What the last stage returns to the driver: one row per write batch: its recordings, how many
+of them ok, and their audio seconds (``input_duration_s``, each recording once; 0 when unknown,
+e.g. an undecodable file)."""
 
 
 class ResultRecordError(RuntimeError):
@@ -458,8 +461,21 @@ def encode_write(batch: pa.Table, settings: StageSettings) -> pa.Table:
     rows = write_outputs(batch, settings)
     if rows:
         _record(rows, filesystem(settings.output_protocol, settings.output_storage_options), settings)
-    status = {r["input_uri"]: r["status"] == "ok" or r["error_type"] == "segment_out_of_range" for r in rows}
-    return pa.Table.from_pydict({"inputs": [len(status)], "ok": [sum(status.values())]}, schema=PROGRESS_SCHEMA)
+    return progress_row(rows)
+
+
+def progress_row(rows: list[dict[str, Any]]) -> pa.Table:
+    """The PROGRESS_SCHEMA row of a batch's records (one per segment, several per recording):
+    recordings, ok ones (a segment out of range is an error of its line, not of the recording),
+    and their audio seconds, each recording counted once."""
+    ok: dict[str, bool] = {}
+    seconds: dict[str, float] = {}
+    for r in rows:
+        ok[r["input_uri"]] = r["status"] == "ok" or r["error_type"] == "segment_out_of_range"
+        duration = r.get("input_duration_s")
+        seconds[r["input_uri"]] = float(duration) if duration is not None and np.isfinite(duration) else 0.0
+    return pa.Table.from_pydict({"inputs": [len(ok)], "ok": [sum(ok.values())], "audio_s": [sum(seconds.values())]},
+                                schema=PROGRESS_SCHEMA)
 
 
 def write_outputs(batch: pa.Table, settings: StageSettings) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@
     frcrn eval [CONFIG] [key.sub=value ...]
     frcrn job run|check [CONFIG] [key.sub=value ...]
     frcrn job export OUTPUT_URI --to nemo|lhotse|kaldi|hf|hf-audiofolder [--where EXPR] [-o DEST]
+    frcrn job status OUTPUT_URI [--job-id ID]
 
 Inputs and outputs are local paths or fsspec URLs (s3://..., with credentials from the
 environment). For large corpora on clusters use the Ray job: `frcrn job run CONFIG` (the same

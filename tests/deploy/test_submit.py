@@ -156,8 +156,8 @@ def _checkpoint_overrides(tmp_path) -> list[str]:
 def test_ray_job_submit_runs_the_demo_job(ray_head, tmp_path):
     out = tmp_path / "clean"
     sid = "frcrn-deploy-test-" + secrets.token_hex(3)
-    overrides = [f"output.uri={out}", "model.enhance.num_threads=1", "ray.progress_bars=false",
-                 *_checkpoint_overrides(tmp_path)]
+    overrides = [f"output.uri={out}", "model.enhance.num_threads=1", "job.progress_every_s=1",
+                 *_checkpoint_overrides(tmp_path)]  # ray.progress_bars: the default, "auto"
     # FRCRN_STORAGE_OPTIONS must reach the job; auto_mkdir is a harmless option of local storage.
     env = ray_head.client_env(FRCRN_STORAGE_OPTIONS=json.dumps({"auto_mkdir": True}), PYTHON=sys.executable)
     r = subprocess.run([str(SUBMIT), "configs/local.yaml", *overrides, "--submission-id", sid], env=env, cwd=ROOT,
@@ -175,6 +175,12 @@ def test_ray_job_submit_runs_the_demo_job(ray_head, tmp_path):
         assert uri.startswith(str(out) + "/") and os.path.getsize(uri) > 44
     summary = json.loads((out / "_manifest" / "summary.json").read_text())
     assert summary["config"]["output"]["storage_options"] == {"auto_mkdir": "***"}  # forwarded, redacted
+    # The job's log (tailed by `ray job submit`) has its progress lines, plain text, the last one
+    # with every recording done; Ray Data's own progress is off in a non-interactive run.
+    progress = [line for line in r.stdout.splitlines() if line.startswith("  progress    ")]
+    assert progress and f"{len(demo)}/{len(demo)} recordings (100.0 %)" in progress[-1], r.stdout[-6000:]
+    assert not any("\x1b" in line or "\r" in line for line in progress)
+    assert "Total Progress" not in r.stdout
 
     status = subprocess.run([*ray_cli(), "job", "status", sid, "--address", ray_head.address],
                             env=ray_head.client_env(RAY_AUTH_MODE="token"), capture_output=True, text=True,

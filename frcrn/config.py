@@ -69,7 +69,9 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
                 return _coerce(value, arg, where)
             except ConfigError:
                 continue
-        raise bad
+        names = [str(a) for arg in args if typing.get_origin(arg) is Literal for a in typing.get_args(arg)]
+        close = difflib.get_close_matches(str(value), names, n=1) if isinstance(value, str) else []
+        raise ConfigError(f"{bad} (did you mean {close[0]!r}?)") if close else bad
     if origin is tuple:
         if isinstance(value, str):
             value = [value]

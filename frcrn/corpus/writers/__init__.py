@@ -37,7 +37,8 @@ import pandas as pd
 
 from . import hf, kaldi, lhotse, nemo
 from .fields import ExportError
-from .rows import AudioReader, Destination, ExportRows
+from .files import AudioReader, Destination
+from .rows import ExportRows
 
 __all__ = ["EXPORT_FORMATS", "ExportError", "ExportSummary", "write_corpus"]
 

@@ -45,7 +45,8 @@ import pyarrow.parquet as pq
 import soundfile as sf
 
 from .fields import ExportError, is_missing, plain
-from .rows import AudioReader, Destination, ExportRows, Row, embedded, relative
+from .files import AudioReader, Destination
+from .rows import ExportRows, Row, embedded, relative
 
 __all__ = ["AUDIO_TYPE", "SHARD_BYTES", "SHARD_ROWS", "features", "write", "write_audiofolder"]
 

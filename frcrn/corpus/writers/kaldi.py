@@ -31,7 +31,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .rows import Destination, ExportRows
+from .files import Destination
+from .rows import ExportRows
 
 __all__ = ["FILES", "write"]
 

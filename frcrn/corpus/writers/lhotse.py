@@ -36,7 +36,8 @@ from .fields import (
     UTTERANCE_ID_COLUMNS,
     first_present,
 )
-from .rows import Destination, ExportRows, Recording, Row, is_url
+from .files import Destination
+from .rows import ExportRows, Recording, Row, is_url
 
 __all__ = ["FILES", "recording", "supervision", "write"]
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 
-from .rows import Destination, ExportRows
+from .files import Destination
+from .rows import ExportRows
 
 __all__ = ["FILES", "write"]
 

@@ -57,7 +57,8 @@ def test_the_runbook_names_the_real_columns():
     used = set(re.findall(r"\b(?:input|output|dnsmos|error|level|clip)_\w+", " ".join(blocks)))
     assert used and used <= set(RESULT_COLUMNS), used - set(RESULT_COLUMNS)
     text = README.read_text()
-    listed = text[text.index("has one row per input manifest line:"):text.index("then the input manifest's own columns")]
+    start, end = text.index("has one row per input manifest line:"), text.index("then the input manifest's own columns")
+    listed = text[start:end]
     names = [n for n in re.findall(r"`(\w+)`", listed) if n not in ("ok", "error")]  # status values
     assert names == RESULT_COLUMNS, "deploy/README.md section 7 vs jobs/results.py"
 

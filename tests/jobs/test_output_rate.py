@@ -31,5 +31,5 @@ def test_a_numeric_rate_is_written_and_the_bandwidth_says_8_khz(tmp_path, ray_lo
 
 @pytest.mark.parametrize("value", ["fast", "100"])
 def test_a_bad_rate_is_one_config_error(value):
-    with pytest.raises(ConfigError, match="output.sample_rate"):
+    with pytest.raises(ConfigError, match=r"output\.sample_rate"):
         load_config(LOCAL, [f"output.sample_rate={value}"])

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from frcrn.integrations.core import BatchEnhancer, RowError
 from frcrn.quality.dnsmos import get_scorer
 from jobs.paths import parse_location
 from jobs.results import PIPELINE_SCHEMA, new_row, rows_to_table, write_part
@@ -293,40 +294,31 @@ def load_enhancer(ms: ModelSettings):
     return Enhancer.from_checkpoint(ms.checkpoint, config=ms.enhance, storage_options=ms.storage_options or None)
 
 
-class Enhance:
-    """One FRCRN replica per actor: loaded once in ``__init__``, applied per batch of files.
+class Enhance(BatchEnhancer):
+    """The job's model stage: the public replica (``frcrn.integrations.core.BatchEnhancer``,
+    which the Ray Data integration's ``EnhanceAudio`` is built on too) applied to the job's rows.
 
-    The windows of all files in a batch are packed into model batches by ``enhance_many``; if
-    that fails (a pathological file, GPU out of memory) the batch is re-run file by file so only
-    the culprit becomes an error row.
+    Loaded once per actor (``model``: the job's settings, or a ready ``enhancer``); per batch,
+    the windows of all pending files are packed into model batches, and a failing group is
+    re-run file by file so only the culprit becomes an error row (both in ``enhance_group``).
+    The job-specific parts are here: row bookkeeping and the crash quarantine below.
     """
 
-    def __init__(self, model: ModelSettings) -> None:
-        t0 = time.perf_counter()
-        self.enhancer = load_enhancer(model)
-        self.model_id = str(getattr(self.enhancer, "model_id", "frcrn"))
-        self.sha = str(getattr(self.enhancer, "checkpoint_sha256", ""))
-        config = getattr(self.enhancer, "config", None)
-        self.strength = (getattr(config, "atten_lim_db", None), float(getattr(config, "dry", 0.0)))
-        log.info("model replica ready in %.1f s (%s on %s)", time.perf_counter() - t0, self.model_id,
-                 getattr(self.enhancer, "device", "?"))
+    def __init__(self, model: ModelSettings | None = None, *, enhancer: Any = None) -> None:
+        super().__init__(enhancer=enhancer if enhancer is not None else load_enhancer(model))
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         rows = _rows(batch)
         todo = [r for r in rows if r["status"] == "pending"]
         if todo:
             marks = _CrashMarks(str(todo[0]["job_id"]))
-            todo = self._quarantine(todo, marks)
-            waves, results, times = [], [], []
-            for group in self._groups(todo, marks):
-                marks.add([r["input_uri"] for r in group])
-                w, res, t = self._enhance_group([_waveform(r["audio"]) for r in group])
-                marks.clear([r["input_uri"] for r in group])
-                waves += w
-                results += res
-                times += t
-            for row, wave, out, dt in zip(todo, waves, results, times):
-                self._take_result(row, wave, out, dt)
+            for group in self._groups(self._quarantine(todo, marks), marks):
+                uris = [r["input_uri"] for r in group]
+                marks.add(uris)
+                results, times = self.enhance_group([_waveform(r["audio"]) for r in group])
+                marks.clear(uris)
+                for row, out, dt in zip(group, results, times):
+                    self._take_result(row, out, dt)
         return rows_to_table(rows, PIPELINE_SCHEMA)
 
     # Poison-file quarantine. A file that kills its replica process (OOM kill, segfault in native
@@ -353,44 +345,14 @@ class Enhance:
         suspect = any(marks.count(r["input_uri"]) for r in todo)
         return [[r] for r in todo] if suspect else [todo]
 
-    def _take_result(self, row: dict[str, Any], wave: np.ndarray, out: Any, dt: float) -> None:
+    def _take_result(self, row: dict[str, Any], out: np.ndarray | RowError, dt: float) -> None:
         row["processing_s"] = float(row["processing_s"] or 0.0) + dt
-        row["model_id"], row["checkpoint_sha256"] = self.model_id, self.sha
+        row["model_id"], row["checkpoint_sha256"] = self.model_id, self.checkpoint_sha256
         row["atten_lim_db"], row["dry"] = self.strength
-        if isinstance(out, BaseException):
-            _fail(row, "enhance_error", f"{row['input_uri']}: the model failed on this file: "
-                  f"{type(out).__name__}: {out}")
-            return
-        y = np.asarray(out, dtype=np.float32).reshape(-1)
-        if y.size != wave.size:
-            _fail(row, "enhance_error", f"{row['input_uri']}: the model returned {y.size} samples "
-                  f"for {wave.size}; this is a bug in the enhancer")
-        elif not np.isfinite(y).all():
-            _fail(row, "enhance_error", f"{row['input_uri']}: the model produced NaN/infinite "
-                  "samples (try precision=fp32)")
+        if isinstance(out, RowError):
+            _fail(row, out.kind, f"{row['input_uri']}: {out.message}")
         else:
-            row["audio"] = y.tobytes()
-
-    def _enhance_group(self, waves: list[np.ndarray]) -> tuple[list[np.ndarray], list[Any], list[float]]:
-        t0 = time.perf_counter()
-        try:
-            results: list[Any] = list(self.enhancer.enhance_many(waves))
-            total = sum(w.size for w in waves) or 1
-            elapsed = time.perf_counter() - t0
-            times = [elapsed * w.size / total for w in waves]
-        except Exception as err:  # isolate the culprit file by file
-            log.warning("batch enhancement failed (%s: %s); retrying file by file", type(err).__name__, err)
-            _free_accelerator_memory()
-            results, times = [], []
-            for w in waves:
-                t1 = time.perf_counter()
-                try:
-                    results.append(self.enhancer.enhance(w))
-                except Exception as e:
-                    _free_accelerator_memory()
-                    results.append(e)
-                times.append(time.perf_counter() - t1)
-        return waves, results, times
+            row["audio"] = out.tobytes()
 
 
 CRASH_LIMIT = 2
@@ -438,16 +400,6 @@ class _CrashMarks:
         for u in uris:
             with contextlib.suppress(OSError):
                 os.unlink(self._path(u))
-
-
-def _free_accelerator_memory() -> None:
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except Exception:
-        pass
 
 
 # --------------------------------------------------------------------------- stage 3: encode + write

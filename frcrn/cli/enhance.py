@@ -192,7 +192,7 @@ def _process(args: argparse.Namespace, config: EnhanceConfig, spec: Any, output:
         done = _enhance_files(todo, model, output, options, errors, quiet=args.quiet)
     n_errors = sum(errors.values())
     by_type = ", ".join(f"{k} {v}" for k, v in sorted(errors.items()))
-    made = f" (model {model.model_id}, sha256 {model.sha[:12]})" if model is not None else ""
+    made = f" (model {model.model_id}, sha256 {model.checkpoint_sha256[:12]})" if model is not None else ""
     if n_errors and not done and not skipped:
         _say(f"no input could be processed: all {len(table)} inputs failed ({by_type})")
         return EXIT_NOTHING_PROCESSED

@@ -28,9 +28,7 @@ class _Identity:
 
 
 def _replica():
-    r = Enhance.__new__(Enhance)
-    r.enhancer, r.model_id, r.sha, r.strength = _Identity(), "identity", "", (None, 0.0)
-    return r
+    return Enhance(enhancer=_Identity())  # a ready enhancer instead of ModelSettings: no model to load
 
 
 def _batch_of(uris, job_id):

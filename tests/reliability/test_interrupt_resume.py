@@ -43,6 +43,10 @@ def _corpus(s3) -> list[str]:
     return rels
 
 
+def _recorded(client, bucket: str) -> bool:
+    return any(k.startswith("out/_manifest/_parts/") for k in list_keys(client, bucket))
+
+
 def _overrides(s3, ckpt, out, *extra):
     # Small batches so outputs appear steadily and an interrupt lands mid-job.
     return job_overrides(s3, ckpt, "in/manifest.csv", out, "compute.files_per_read_task=2",
@@ -60,8 +64,10 @@ def test_interrupt_then_resume(s3, ray_local, tiny_checkpoint, tmp_path, sig):
                      log_path=log)
     t0 = time.time()
     try:
-        wait_for(lambda: len(audio_keys(client, bucket, "out")) >= 2 or proc.poll() is not None, 240,
-                 0.1, "first outputs of the interrupted run")
+        # Signal once a batch is *recorded* (its result part written), not merely once outputs
+        # exist: a batch's part follows its outputs, and only recorded work is promised to be kept.
+        wait_for(lambda: (len(audio_keys(client, bucket, "out")) >= 2 and _recorded(client, bucket))
+                 or proc.poll() is not None, 240, 0.1, "first recorded outputs of the interrupted run")
         done_at_signal = len(audio_keys(client, bucket, "out"))
         assert proc.poll() is None, "the job finished before it could be interrupted:\n" + log.read_text()[-3000:]
         proc.send_signal(sig)

@@ -40,7 +40,7 @@ import pandas as pd
 
 from jobs.config import InputConfig, OutputConfig
 from jobs.errors import SpecError, StorageFailure, endpoint_of
-from jobs.paths import Location, UnsafePath, parse_location, render_output_key, resolve_entry
+from jobs.paths import Location, OutsideRoot, UnsafePath, parse_location, render_output_key, resolve_entry
 from jobs.results import RESULT_COLUMNS
 from jobs.storage import OBJECT_STORES
 
@@ -200,7 +200,7 @@ def _refuse_missing(fs, loc: Location, uri: str, cfg: InputConfig) -> None:
 def _check_entries(table: pd.DataFrame, allowed: list[Location]) -> pd.DataFrame:
     """Resolve each line's entry below its root (and below an allowed prefix if any are set);
     lines the reader refused keep the reader's error."""
-    uris, rels, errs, msgs = [], [], [], []
+    uris, rels, errs, msgs, outside = [], [], [], [], []
     columns = ("__entry", "__base", "__root", "__member", "__name", "__error_type", "__error")
     for entry, base, root, member, name, pre_type, pre_msg in zip(*(table[c] for c in columns)):
         if pre_type:
@@ -208,6 +208,7 @@ def _check_entries(table: pd.DataFrame, allowed: list[Location]) -> pd.DataFrame
             rels.append("")
             errs.append(pre_type)
             msgs.append(pre_msg)
+            outside.append(False)
             continue
         try:
             resolved, rel = resolve_entry(entry, base=base, root=root)
@@ -222,23 +223,22 @@ def _check_entries(table: pd.DataFrame, allowed: list[Location]) -> pd.DataFrame
                 rels.append(rel)
             errs.append("")
             msgs.append("")
+            outside.append(False)
         except UnsafePath as err:
             uris.append(str(entry) if entry is not None else "")
             rels.append("")
             errs.append("unsafe_path")
             msgs.append(f"refused input {str(entry)!r}: {err}; nothing was read or written for it")
-    return table.assign(input_uri=uris, __relpath=rels, error_type=errs, error_message=msgs)
+            outside.append(isinstance(err, OutsideRoot))
+    return table.assign(input_uri=uris, __relpath=rels, error_type=errs, error_message=msgs, __outside=outside)
 
 
 def _refuse_all_outside(table: pd.DataFrame, cfg: InputConfig) -> None:
     """Every line refused for lying outside the input root is a mistake in the spec, not in the
     data (typically a NeMo manifest of absolute paths): exit 2 with the setting that fixes it."""
-    unsafe = table["error_type"] == "unsafe_path"
-    if not len(table) or not unsafe.all():
+    if not len(table) or not table["__outside"].all():
         return
-    outside = [u for u, m in zip(table["input_uri"], table["error_message"]) if "outside the input root" in m]
-    if len(outside) != len(table):
-        return
+    outside = list(table["input_uri"])
     parent = _common_parent([parse_location(u) for u in outside])
     root = table["__root"].iloc[0].uri
     raise InputError(

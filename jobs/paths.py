@@ -28,6 +28,7 @@ import fsspec
 
 __all__ = [
     "Location",
+    "OutsideRoot",
     "UnsafePath",
     "is_local",
     "join",
@@ -49,6 +50,11 @@ class UnsafePath(ValueError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), self.args)
+
+
+class OutsideRoot(UnsafePath):
+    """An entry that resolves to a location outside the input root (or on another storage):
+    when every entry is one, the spec (``input.root``) is wrong, not the data."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +122,7 @@ def _check_text(entry: str) -> None:
 def relative_to(loc: Location, root: Location) -> str:
     """Path of ``loc`` below ``root``, or UnsafePath if it is not strictly below it."""
     if loc.protocol != root.protocol:
-        raise UnsafePath(
+        raise OutsideRoot(
             f"{loc.uri!r} is on {loc.protocol}:// storage but the input root {root.uri!r} is on "
             f"{root.protocol}://; inputs must lie under the input root"
         )
@@ -124,7 +130,7 @@ def relative_to(loc: Location, root: Location) -> str:
     if root.protocol == "file" and base == "":
         base = ""
     if not loc.path.startswith(base + "/") or len(loc.path) <= len(base) + 1:
-        raise UnsafePath(f"{loc.uri!r} is outside the input root {root.uri!r} (input.root sets the root: "
+        raise OutsideRoot(f"{loc.uri!r} is outside the input root {root.uri!r} (input.root sets the root: "
                          "a folder above every input)")
     return loc.path[len(base) + 1 :]
 

@@ -37,7 +37,7 @@ import pyarrow as pa
 from frcrn.integrations.core import BatchEnhancer, RowError
 from frcrn.quality.dnsmos import get_scorer
 from jobs.paths import parse_location
-from jobs.results import PIPELINE_SCHEMA, new_row, rows_to_table, write_part
+from jobs.results import PIPELINE_SCHEMA, ROW_ERRORS, new_row, rows_to_table, write_part
 from jobs.storage import atomic_write, describe_io_error, fetch_many, filesystem
 
 __all__ = [
@@ -423,7 +423,7 @@ def progress_row(rows: list[dict[str, Any]]) -> pa.Table:
     ok: dict[str, bool] = {}
     seconds: dict[str, float] = {}
     for r in rows:
-        ok[r["input_uri"]] = r["status"] == "ok" or r["error_type"] == "segment_out_of_range"
+        ok[r["input_uri"]] = r["status"] == "ok" or r["error_type"] in ROW_ERRORS
         duration = r.get("input_duration_s")
         seconds[r["input_uri"]] = float(duration) if duration is not None and np.isfinite(duration) else 0.0
     return pa.Table.from_pydict({"inputs": [len(ok)], "ok": [sum(ok.values())], "audio_s": [sum(seconds.values())]},

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-__all__ = ["CHOICES", "RESULT_COLUMNS", "SCHEMA", "SELECTION_COLUMNS", "is_result_column"]
+__all__ = ["CHOICES", "RESULT_COLUMNS", "SCHEMA", "SELECTION_COLUMNS"]
 
 SCHEMA = pa.schema(
     [
@@ -68,7 +68,3 @@ SELECTION_COLUMNS = ("choice", "chosen_uri", "reason", "rule")
 
 CHOICES = ("enhanced", "original", "dropped")
 
-
-def is_result_column(name: str) -> bool:
-    """The job's own column (or an internal ``__`` one), not one carried from the manifest."""
-    return name in RESULT_COLUMNS or name.startswith("__")

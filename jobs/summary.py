@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
+
+from jobs.tables import text_array
 
 __all__ = ["build_summary", "format_summary"]
 
@@ -35,11 +39,15 @@ def build_summary(
 
     Rows and recordings are counted apart: three segment lines of one long file are three rows
     and one recording; audio hours count each recording once."""
-    processed = pd.Series(processed.to_numpy(dtype=bool), index=final.index)
-    this_run = final[processed]
-    ok_now = this_run[this_run["status"] == "ok"].drop_duplicates("input_uri")
-    audio_s = float(pd.to_numeric(ok_now["input_duration_s"], errors="coerce").fillna(0).sum())
-    errors = final[final["status"] == "error"]
+    processed = processed.to_numpy(dtype=bool)
+    status = final["status"]
+    is_ok, is_error = (status == "ok").to_numpy(dtype=bool), (status == "error").to_numpy(dtype=bool)
+    # counted column by column in Arrow: never a copy of the manifest or a Python object per row
+    recording = pc.dictionary_encode(text_array(final["input_uri"]))  # a number per recording, hashed once
+    number = recording.indices.to_numpy(zero_copy_only=False)
+    ok_now = _first_of_each(number, np.flatnonzero(processed & is_ok))  # a recording's first ok row
+    hours_in, hours_out = (final[c].iloc[ok_now] for c in ("input_duration_s", "output_duration_s"))
+    audio_s = float(pd.to_numeric(hours_in, errors="coerce").fillna(0).sum())
     return {
         "job_id": job_id,
         "state": "failed" if failure else "finished",
@@ -48,23 +56,37 @@ def build_summary(
         "finished_at": finished_at,
         "wall_seconds": round(wall_seconds, 3),
         "input": {"uri": input_uri, "sources": len(sources), "formats": sorted(set(formats)),
-                  "rows": len(final), "recordings": int(final["input_uri"].nunique()),
+                  "rows": len(final), "recordings": len(recording.dictionary),
                   "repeated_lines": duplicates},
         "output": {"uri": output_uri, "manifest": manifest_uri},
         "counts": {
-            "ok": int((this_run["status"] == "ok").sum()),
-            "error": int((this_run["status"] == "error").sum()),
+            "ok": int((processed & is_ok).sum()),
+            "error": int((processed & is_error).sum()),
             "skipped": int((~processed).sum()),
-            "recordings_processed": int(this_run["input_uri"].nunique()),
+            "recordings_processed": len(np.unique(number[processed & ~np.isnan(number)])),
         },
-        "manifest_counts": {str(k): int(v) for k, v in Counter(final["status"]).items()},
-        "errors_by_type": {str(k): int(v) for k, v in Counter(errors["error_type"]).most_common()},
-        "hours_in": round(_hours(ok_now["input_duration_s"]), 6),
-        "hours_out": round(_hours(ok_now["output_duration_s"]), 6),
+        "manifest_counts": _counts(status),
+        "errors_by_type": dict(sorted(_counts(final.loc[is_error, "error_type"]).items(), key=lambda kv: -kv[1])),
+        "hours_in": round(_hours(hours_in), 6),
+        "hours_out": round(_hours(hours_out), 6),
         "throughput_x_realtime": round(audio_s / wall_seconds, 3) if wall_seconds > 0 else None,
         "files_per_second": round(len(ok_now) / wall_seconds, 3) if wall_seconds > 0 else None,
         "config": config,
     }
+
+
+def _first_of_each(number: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Of ``rows``, the first row of each recording (``number``: one per recording)."""
+    return rows[np.unique(number[rows], return_index=True)[1]]
+
+
+def _counts(values: pd.Series) -> dict[str, int]:
+    """How often each value occurs, in order of first appearance (what ``collections.Counter``
+    gives), counted without a Python object per row."""
+    if values.isna().any():  # a missing value is a key of its own: leave that to Counter
+        return {str(k): int(v) for k, v in Counter(values).items()}
+    counts = values.value_counts(sort=False)
+    return {str(k): int(counts[k]) for k in pd.unique(values)}
 
 
 def format_summary(s: dict[str, Any]) -> str:

@@ -104,6 +104,11 @@ class InputSet:
             self.recordings  # noqa: B018 - counts them
         return self.__dict__["_counts"]
 
+    def recordings_of(self, lines: np.ndarray) -> pd.DataFrame:
+        """``recordings`` of the valid lines chosen by the mask ``lines`` (every line of a chosen
+        recording must be chosen), without grouping the others."""
+        return _group(self.table.loc[lines, list(_RECORDING_COLUMNS)], self.members)[0]
+
     def valid_columns(self, *names: str) -> pd.DataFrame:
         """``valid``, of these columns only (a copy of the whole table is not needed)."""
         return self.table.loc[(self.table["error_type"] == "").to_numpy(), list(names)]

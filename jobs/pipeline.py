@@ -178,31 +178,32 @@ def plan_resume(
     run's strength (``model.enhance.atten_lim_db``/``dry``). An
     ``error`` record is kept only with ``resume.retry_errors: false`` and never for job-level
     error types (ALWAYS_RETRY)."""
-    recordings = inputs.recordings
     if not cfg.resume.enabled or state.num_rows == 0:
-        return recordings, state.slice(0, 0)
+        return inputs.recordings, state.slice(0, 0)
     release_memory()  # what reading the state and listing the outputs freed
-    rows = _valid_rows(inputs)
+    valid = np.array(inputs.table["error_type"] == "", dtype=bool)
+    rows = _valid_rows(inputs, valid)
     keys, state_keys = row_keys(rows), row_keys(state)
     position = pc.index_in(keys, value_set=state_keys)  # of each row's earlier record; null: none
     keep = _worth_keeping(rows, state, position, existing, cfg, checkpoint_sha256)
-    recording = pc.dictionary_encode(rows.column("input_uri").combine_chunks())
-    redo = np.bincount(recording.indices.to_numpy(), weights=~keep, minlength=len(recording.dictionary)) > 0
-    kept_keys = keys.filter(pa.array(~redo[recording.indices.to_numpy()]))
-    todo = recordings[~is_in(recordings["input_uri"], recording.dictionary.filter(pa.array(~redo)))]
-    del rows, keys, position, recording
+    recording = pc.dictionary_encode(rows.column("input_uri").combine_chunks()).indices.to_numpy()
+    del rows, position  # each intermediate goes as soon as it is used: a million rows of each
+    redo = (np.bincount(recording, weights=~keep) > 0)[recording]  # per row: its recording is redone
+    kept_keys = keys.filter(pa.array(~redo))
+    del keys, recording
     skipped = state.filter(pc.is_in(state_keys, value_set=kept_keys))
     del state_keys, kept_keys
     release_memory()
-    return todo.reset_index(drop=True), skipped
+    valid[valid] = redo  # the lines of the recordings to redo, grouped alone: not every recording
+    return inputs.recordings_of(valid), skipped
 
 
-def _valid_rows(inputs: InputSet) -> pa.Table:
+def _valid_rows(inputs: InputSet, valid: np.ndarray) -> pa.Table:
     """The valid input rows' URIs and slices, as Arrow (what keys and comparisons need)."""
     table = inputs.table
     columns = ("input_uri", "output_uri", "segment_offset_s", "segment_duration_s")
     rows = pa.table({c: pa.array(table[c], type=SCHEMA.field(c).type, from_pandas=True) for c in columns})
-    return rows.filter(pa.array((table["error_type"] == "").to_numpy()))
+    return rows.filter(pa.array(valid))
 
 
 def _worth_keeping(rows: pa.Table, state: pa.Table, position: pa.ChunkedArray, existing: dict[str, int],
@@ -496,9 +497,10 @@ def _consolidate(run: _Run, inputs: InputSet, todo: pd.DataFrame, skipped: pa.Ta
     todo_uris = pa.concat_arrays([text_array(todo["input_uri"]),
                                   remeasured.column("input_uri").combine_chunks().cast(pa.string())])
     with run.output_step("reading this run's result records"):
-        after, parts = load_state(run.out_fs, run.manifest_dir, retries=run.retries, only=todo_uris)
-    candidates = pa.concat_tables([skipped, after.filter(pc.equal(after.column("job_id"), run.job_id))])
-    del after
+        fresh, parts = load_state(run.out_fs, run.manifest_dir, retries=run.retries, only=todo_uris,
+                                  job_id=run.job_id)
+    candidates = pa.concat_tables([skipped, fresh])
+    del fresh
     final = consolidate(inputs.table, inputs.carried_columns, candidates, run.job_id, failure)
     del candidates
     release_memory()

@@ -109,3 +109,62 @@ def test_listed_sizes_are_looked_up_by_parse_location_path():
     expected = [existing.get(parse_location(o).path) for o in outs]
     assert [None if np.isnan(g) else int(g) for g in got] == expected
     assert np.isnan(_listed_sizes(pa.chunked_array([outs]), {})).all()
+
+
+def reference_summary_counts(final: pd.DataFrame, processed: np.ndarray) -> dict:
+    """What build_summary counted before it worked column by column."""
+    from collections import Counter
+
+    processed = pd.Series(processed, index=final.index)
+    this_run = final[processed]
+    ok_now = this_run[this_run["status"] == "ok"].drop_duplicates("input_uri")
+    errors = final[final["status"] == "error"]
+    return {
+        "recordings": int(final["input_uri"].nunique()), "ok": int((this_run["status"] == "ok").sum()),
+        "error": int((this_run["status"] == "error").sum()), "skipped": int((~processed).sum()),
+        "recordings_processed": int(this_run["input_uri"].nunique()),
+        "manifest_counts": {str(k): int(v) for k, v in Counter(final["status"]).items()},
+        "errors_by_type": {str(k): int(v) for k, v in Counter(errors["error_type"]).most_common()},
+        "hours_in": round(float(ok_now["input_duration_s"].fillna(0).sum()) / 3600, 6),
+        "hours_out": round(float(ok_now["output_duration_s"].fillna(0).sum()) / 3600, 6),
+        "files": len(ok_now),
+    }
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_summary_counts_as_before(seed):
+    from jobs.summary import build_summary
+
+    rng = random.Random(seed)
+    n = 300
+    status = [rng.choice(["ok", "ok", "error"]) for _ in range(n)]
+    final = pa.table({
+        "input_uri": [rng.choice("abcdefghij") for _ in range(n)], "status": status,
+        "error_type": [rng.choice(["decode_error", "too_long", "unsafe_path"]) if s == "error" else ""
+                       for s in status],
+        "input_duration_s": [rng.choice([None, 1.5, 2.0]) for _ in range(n)],
+        "output_duration_s": [rng.choice([None, 1.0, 2.5]) for _ in range(n)],
+    }).to_pandas()
+    processed = np.array([rng.random() < 0.6 for _ in range(n)])
+    got = build_summary(job_id="j", final=final, processed=pd.Series(processed), started_at="", finished_at="",
+                        wall_seconds=2.0, duplicates=0, input_uri="", sources=[], formats=[], output_uri="",
+                        manifest_uri="", failure=None, config={})
+    want = reference_summary_counts(final, processed)
+    assert got["input"]["recordings"] == want["recordings"]
+    assert got["counts"] == {k: want[k] for k in ("ok", "error", "skipped", "recordings_processed")}
+    assert list(got["manifest_counts"].items()) == list(want["manifest_counts"].items())
+    assert list(got["errors_by_type"].items()) == list(want["errors_by_type"].items())
+    assert (got["hours_in"], got["hours_out"]) == (want["hours_in"], want["hours_out"])
+    assert got["files_per_second"] == round(want["files"] / 2.0, 3)
+
+
+@pytest.mark.parametrize("values", [["b", "a", "b", None, "c", "a"], [None, None], ["x"], [], ["a", "a"]])
+def test_recordings_are_numbered_like_factorize(values):
+    from jobs.summary import _number
+
+    series = pd.Series(values, dtype="str")
+    number, (codes, uniques) = _number(series), pd.factorize(series)
+    assert number.max(initial=-1) + 1 == len(uniques)
+    assert ((number == -1) == (codes == -1)).all()
+    pairs = [(i, j) for i in range(len(values)) for j in range(len(values))]
+    assert all((number[i] == number[j]) == (codes[i] == codes[j]) for i, j in pairs)

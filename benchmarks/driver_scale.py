@@ -423,34 +423,48 @@ def report(results: list[dict]) -> None:
 
 
 def _growth(results: list[dict]) -> None:
-    """Time and memory per size for the csv case, with the 100k->1M factors and a 10M estimate."""
+    """Time (wall and CPU) and memory per size for the csv case, with the factor between the two
+    largest sizes and a power-law estimate one decade further."""
     by_n = {r["n"]: r for r in results if r["case"] == "csv"}
     if len(by_n) < 2:
         return
     sizes = sorted(by_n)
-    a, b = by_n[sizes[-2]], by_n[sizes[-1]]
     scale = math.log10(sizes[-1] / sizes[-2])
+
+    def row(label: str, values: list[float], fmt) -> None:
+        a, b = values[-2], values[-1]
+        f = b / a if a > 0 else float("nan")
+        print(f"  {label:<18}" + "".join(f"{fmt(v):>12}" for v in values) + f"{f:>9.1f}{fmt(b * f ** (1 / scale)):>16}")
+
     print(f"\ncsv case: growth {sizes[-2]:,} -> {sizes[-1]:,} and 10x beyond (power law through the two)")
-    head = "".join(f"{n:>12,}" for n in sizes)
-    print(f"  {'':<14}{head}{'factor':>9}{f'{10 * sizes[-1]:,} est':>16}")
+    print(f"  {'':<18}" + "".join(f"{n:>12,}" for n in sizes) + f"{'factor':>9}{f'{10 * sizes[-1]:,} est':>16}")
     for k in (*DRIVER_PHASES, "write_parts"):
-        if any(k not in by_n[n]["phases"] for n in sizes):
+        if all(k in by_n[n]["phases"] for n in sizes):
+            row(f"{k} s", [by_n[n]["phases"][k]["s"] for n in sizes], _fmt_s)
+    row("driver wall s", [by_n[n]["driver_total_s"] for n in sizes], _fmt_s)
+    row("driver cpu s", [by_n[n]["driver_cpu_s"] for n in sizes], _fmt_s)
+    row("peak above base MB", [by_n[n]["driver_peak_mb"] - by_n[n]["baseline_mb"] for n in sizes], lambda v: f"{v:.0f}")
+    print(f"  {'peak MB':<18}" + "".join(f"{by_n[n]['driver_peak_mb']:>12.0f}" for n in sizes)
+          + "   (10x estimate: base + the row above's estimate)")
+
+
+def _cell(phase: dict | None) -> str:
+    return "-" if phase is None else f"{_fmt_s(phase['s'])} / {_fmt_s(phase['cpu_s'])} / {phase['peak_mb']:.0f}"
+
+
+def compare(before: list[dict], after: list[dict]) -> None:
+    """Phase by phase, before and after, for every case both runs have."""
+    old = {(r["case"], r["n"]): r for r in before}
+    for r in after:
+        b = old.get((r["case"], r["n"]))
+        if b is None:
             continue
-        ta, tb = a["phases"][k]["s"], b["phases"][k]["s"]
-        f = tb / ta if ta > 0 else float("nan")
-        est = tb * f ** (1 / scale) if ta > 0 else float("nan")
-        print(f"  {k + ' s':<14}" + "".join(f"{_fmt_s(by_n[n]['phases'][k]['s']):>12}" for n in sizes)
-              + f"{f:>9.1f}{_fmt_s(est):>16}")
-    ta, tb = a["driver_total_s"], b["driver_total_s"]
-    print(f"  {'driver s':<14}" + "".join(f"{_fmt_s(by_n[n]['driver_total_s']):>12}" for n in sizes)
-          + f"{tb / ta:>9.1f}{_fmt_s(tb * (tb / ta) ** (1 / scale)):>16}")
-    base = b["baseline_mb"]
-    ma, mb = a["driver_peak_mb"] - a["baseline_mb"], b["driver_peak_mb"] - base
-    est = base + mb * (mb / ma) ** (1 / scale) if ma > 0 else float("nan")
-    print(f"  {'peak MB':<14}" + "".join(f"{by_n[n]['driver_peak_mb']:>12.0f}" for n in sizes)
-          + f"{b['driver_peak_mb'] / a['driver_peak_mb']:>9.1f}{est:>16.0f}")
-    print(f"  {'above base MB':<14}" + "".join(f"{by_n[n]['driver_peak_mb'] - by_n[n]['baseline_mb']:>12.0f}"
-                                               for n in sizes) + f"{mb / ma:>9.1f}")
+        print(f"\n{r['case']} {r['n']:,}: before | after   (wall s, cpu s, peak MB)")
+        for k in (k for k in PHASES if k in b["phases"] or k in r["phases"]):
+            print(f"  {k:<18}{_cell(b['phases'].get(k)):>26}   {_cell(r['phases'].get(k)):>26}")
+        print(f"  {'driver total':<18}{_fmt_s(b['driver_total_s']) + ' / ' + _fmt_s(b['driver_cpu_s']):>20}"
+              f"{b['driver_peak_mb']:>6.0f}   {_fmt_s(r['driver_total_s']) + ' / ' + _fmt_s(r['driver_cpu_s']):>20}"
+              f"{r['driver_peak_mb']:>6.0f}")
 
 
 def main() -> None:
@@ -461,10 +475,19 @@ def main() -> None:
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--report", default=None, help="print the report of a saved --json run (no measuring)")
+    ap.add_argument("--before", default=None, help="with --report: a saved run to compare with, phase by phase")
     ap.add_argument("--setup", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--segmented-setup", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--child", nargs=2, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.report:
+        saved = json.loads(Path(args.report).read_text())
+        print(f"machine: {saved['machine']}")
+        report(saved["results"])
+        if args.before:
+            compare(json.loads(Path(args.before).read_text())["results"], saved["results"])
+        return None
     if args.setup is not None:
         return setup(args.setup, Path(args.workdir), args.segmented_setup)
     if args.child is not None:

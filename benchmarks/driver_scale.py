@@ -29,7 +29,11 @@ Phases, in the driver's order (``jobs.pipeline``):
    builds, from strings, the ``{path: info}`` dict s3fs returns for the output prefix (every
    ``ok`` recording's output except 2 % deleted; 1 % with another size): the driver's own cost.
    A real object store adds its listing requests (S3: 1,000 keys per LIST, sequential).
-5. ``plan_resume``: ``jobs.pipeline.plan_resume`` + the recordings count ``_plan`` prints.
+   ``list_outputs_s3fs``, informational (not in the totals): the same with s3fs's fuller info
+   dicts, i.e. the memory the listing takes on S3.
+5. ``plan_resume``: ``jobs.pipeline.plan_resume`` + the recordings count ``_plan`` prints;
+   ``remeasure_check``: ``jobs.remeasure.needs_measures`` on the kept records, as ``_run_leased``
+   does (the previous run filled the measures, so none is measured again).
 6. ``write_parts``: the records of every recording to do, written as the write tasks write them
    (``new_row`` + the fields an ``ok`` row fills, ``write_part`` per batch of 16 recordings,
    ``compute.files_per_write_task``) to a local folder. Worker-side work, run here serially:
@@ -62,6 +66,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,8 +76,12 @@ SPEAKERS = 500
 SHA = "ab" * 32
 JOB = "scale-run"
 OK_BYTES = 128_044
-DRIVER_PHASES = ("resolve", "load_state", "list_outputs", "plan_resume", "consolidate", "summary")
-PHASES = ("read", *DRIVER_PHASES[:4], "write_parts", *DRIVER_PHASES[4:])
+DRIVER_PHASES = ("resolve", "load_state", "list_outputs", "plan_resume", "remeasure_check", "consolidate", "summary")
+PHASES = ("read", *DRIVER_PHASES[:3], "list_outputs_s3fs", *DRIVER_PHASES[3:5], "write_parts", *DRIVER_PHASES[5:])
+MEASURES = ("level_in_dbfs", "level_out_dbfs", "clip_fraction_in", "clip_fraction_out", "speech_ratio_in",
+            "speech_ratio_out", "snr_db_in", "snr_db_out", "loudness_lufs_in", "loudness_lufs_out",
+            "bandwidth_hz_in", "bandwidth_hz_out", "output_duration_s")
+"""Filled on every ``ok`` record, as a run with the default ``measures.enabled`` leaves them."""
 
 
 # --------------------------------------------------------------------------- the synthetic corpus
@@ -151,7 +160,8 @@ def write_previous_manifest(path: Path, in_dir: Path, out_dir: Path, n: int, seg
         "input_format": pa.array(["wav"] * n), "input_sample_rate": pa.array([16000] * n, pa.int32()),
         "input_duration_s": pa.array([30.0 if segmented else 4.2] * n),
         "output_bytes": pa.array([output_size(r) if s == "ok" else None for r, s in zip(recs, status)], pa.int64()),
-        "processing_s": pa.array([0.5] * n), "level_in_dbfs": pa.array([-23.0] * n),
+        "processing_s": pa.array([0.5] * n),
+        **{m: pa.array([-23.0 if s == "ok" else None for s in status], pa.float64()) for m in MEASURES},
         "checkpoint_sha256": pa.array([SHA if s == "ok" else "" for s in status]),
         "dry": pa.array([0.0] * n), "job_id": pa.array(["previous"] * n),
         "finished_at": pa.array([1.7e12] * n).cast(pa.int64()).cast(SCHEMA.field("finished_at").type),
@@ -167,10 +177,11 @@ def write_previous_manifest(path: Path, in_dir: Path, out_dir: Path, n: int, seg
 
 class ListingFS:
     """Stands in for the output prefix's filesystem in ``_list_outputs``: ``find`` builds the
-    dict s3fs would return (one info dict per object), from strings; no storage requests."""
+    ``{path: info}`` dict, from strings; no storage requests. ``s3fs_info``: each info dict as
+    s3fs fills it (Key, LastModified, ETag, Size, StorageClass, ...), else name, size and type."""
 
-    def __init__(self, out_dir: Path, recordings: int) -> None:
-        self.out_dir, self.recordings = str(out_dir), recordings
+    def __init__(self, out_dir: Path, recordings: int, s3fs_info: bool = False) -> None:
+        self.out_dir, self.recordings, self.s3fs_info = str(out_dir), recordings, s3fs_info
 
     def invalidate_cache(self) -> None:
         pass
@@ -184,6 +195,9 @@ class ListingFS:
             if output_exists(r):
                 key = f"{self.out_dir}/{rel(r)}"
                 found[key] = {"name": key, "size": output_size(r), "type": "file"}
+                if self.s3fs_info:
+                    found[key].update(Key=key, LastModified=datetime(2026, 1, 1, tzinfo=timezone.utc),
+                                      ETag=f'"{r:032x}"', Size=output_size(r), StorageClass="STANDARD")
         for extra in ("_manifest/results.parquet", "_manifest/summary.json", "_manifest/runs/previous.json"):
             key = f"{self.out_dir}/{extra}"
             found[key] = {"name": key, "size": 1000, "type": "file"}
@@ -239,15 +253,23 @@ def _write_parts(todo, fs, parts_dir: str, batch: int = 16) -> int:
         for u, o, s in zip(uris[start:start + batch], outs[start:start + batch], segs[start:start + batch]):
             for offset, duration in s:
                 row = new_row(u, o, JOB)
+                row.update(dict.fromkeys(MEASURES, -23.0))
                 row.update(status="ok", input_format="wav", input_sample_rate=16000, input_channels=1,
                            input_duration_s=4.2, output_sample_rate=16000, output_duration_s=4.2,
-                           output_bytes=OK_BYTES, processing_s=0.4, level_in_dbfs=-23.0, level_out_dbfs=-24.0,
-                           clip_fraction_in=0.0, clip_fraction_out=0.0, model_id="frcrn", checkpoint_sha256=SHA,
+                           output_bytes=OK_BYTES, processing_s=0.4, model_id="frcrn", checkpoint_sha256=SHA,
                            dry=0.0, segment_offset_s=offset, segment_duration_s=duration, finished_at=now)
                 rows.append(row)
         write_part(fs, parts_dir, JOB, rows, retries=0)
         n += 1
     return n
+
+
+def _release() -> None:
+    """``jobs.results.release_memory`` where the code measured has it (the driver calls it between
+    its steps), else a garbage collection."""
+    import jobs.results
+
+    getattr(jobs.results, "release_memory", gc.collect)()
 
 
 def child(case: str, n: int, work: Path) -> dict:
@@ -256,7 +278,16 @@ def child(case: str, n: int, work: Path) -> dict:
 
     from frcrn.corpus.readers import read_manifest
     from jobs.config import load_config
-    from jobs.pipeline import _consolidate, _list_outputs, _processed_mask, _resolve, _Run, plan_resume
+    from jobs.pipeline import (
+        _consolidate,
+        _list_outputs,
+        _processed_mask,
+        _resolve,
+        _Run,
+        _stage_settings,
+        plan_resume,
+    )
+    from jobs.remeasure import needs_measures
     from jobs.results import SCHEMA, load_state
     from jobs.summary import build_summary, format_summary
 
@@ -277,6 +308,7 @@ def child(case: str, n: int, work: Path) -> dict:
     with m.phase("read"):
         read = read_manifest(LocalFileSystem(), str(manifest))
     del read
+    _release()  # the driver reads once; what this extra read freed must not count in the next phases
     with m.phase("resolve"):
         inputs = _resolve(run)
     if case == "nemo":
@@ -286,10 +318,18 @@ def child(case: str, n: int, work: Path) -> dict:
         state, _ = load_state(run.out_fs, run.manifest_dir, retries=0)
     with m.phase("list_outputs"):
         existing = _list_outputs(ListingFS(out_dir, n // 3 if segmented else n), run.out_loc.path, run.manifest_dir)
+    with m.phase("list_outputs_s3fs"):  # the same listing with s3fs's info dicts: informational
+        del existing
+        existing = _list_outputs(ListingFS(out_dir, n // 3 if segmented else n, s3fs_info=True),
+                                 run.out_loc.path, run.manifest_dir)
     with m.phase("plan_resume"):
         todo, skipped = plan_resume(inputs, state, existing, cfg, SHA)
-        said.append(f"to do {len(todo)}, skipped {len(inputs.recordings) - len(todo)}")
+        recordings = getattr(inputs, "n_recordings", None)  # what _plan prints
+        recordings = len(inputs.recordings) if recordings is None else recordings
+        said.append(f"to do {len(todo)}, skipped {recordings - len(todo)}")
     del state, existing
+    with m.phase("remeasure_check"):  # _run_leased: the kept records lacking this run's measures
+        said.append(f"{needs_measures(skipped, _stage_settings(run)).num_rows} kept records to measure again")
     with m.phase("write_parts"):
         said.append(f"{_write_parts(todo, run.out_fs, f'{run.manifest_dir}/_parts')} parts")
     with m.phase("consolidate"):
@@ -347,7 +387,9 @@ def _run_case(case: str, n: int, work: Path) -> dict:
                        + (["--segmented-setup"] if segmented else []), check=True)
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, __file__, "--child", case, str(n), "--workdir", str(folder)],
-                          check=True, capture_output=True, text=True)
+                          capture_output=True, text=True)
+    if proc.returncode:
+        sys.exit(f"{case} {n}: the child failed:\n{proc.stderr}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result.update(case=case, n=n, child_s=round(time.perf_counter() - t0, 1))
     return result
@@ -372,7 +414,8 @@ def report(results: list[dict]) -> None:
         print(f"  {'phase':<14}{'wall s':>9}{'cpu s':>9}{'peak MB':>10}{'after MB':>10}")
         for k in PHASES:
             if k in p:
-                note = "   (worker side)" if k == "write_parts" else ("   (breakdown)" if k == "read" else "")
+                note = {"write_parts": "   (worker side)", "read": "   (breakdown)",
+                        "list_outputs_s3fs": "   (informational: list_outputs on S3)"}.get(k, "")
                 print(f"  {k:<14}{_fmt_s(p[k]['s']):>9}{_fmt_s(p[k]['cpu_s']):>9}{p[k]['peak_mb']:>10.0f}"
                       f"{p[k]['rss_after_mb']:>10.0f}{note}")
         print(f"  {'driver total':<14}{_fmt_s(total):>9}{_fmt_s(r['driver_cpu_s']):>9}{peak:>10.0f}")
@@ -380,32 +423,48 @@ def report(results: list[dict]) -> None:
 
 
 def _growth(results: list[dict]) -> None:
-    """Time and memory per size for the csv case, with the 100k->1M factors and a 10M estimate."""
+    """Time (wall and CPU) and memory per size for the csv case, with the factor between the two
+    largest sizes and a power-law estimate one decade further."""
     by_n = {r["n"]: r for r in results if r["case"] == "csv"}
     if len(by_n) < 2:
         return
     sizes = sorted(by_n)
-    a, b = by_n[sizes[-2]], by_n[sizes[-1]]
     scale = math.log10(sizes[-1] / sizes[-2])
+
+    def row(label: str, values: list[float], fmt) -> None:
+        a, b = values[-2], values[-1]
+        f = b / a if a > 0 else float("nan")
+        print(f"  {label:<18}" + "".join(f"{fmt(v):>12}" for v in values) + f"{f:>9.1f}{fmt(b * f ** (1 / scale)):>16}")
+
     print(f"\ncsv case: growth {sizes[-2]:,} -> {sizes[-1]:,} and 10x beyond (power law through the two)")
-    head = "".join(f"{n:>12,}" for n in sizes)
-    print(f"  {'':<14}{head}{'factor':>9}{f'{10 * sizes[-1]:,} est':>14}")
+    print(f"  {'':<18}" + "".join(f"{n:>12,}" for n in sizes) + f"{'factor':>9}{f'{10 * sizes[-1]:,} est':>16}")
     for k in (*DRIVER_PHASES, "write_parts"):
-        ta, tb = a["phases"][k]["s"], b["phases"][k]["s"]
-        f = tb / ta if ta > 0 else float("nan")
-        est = tb * f ** (1 / scale) if ta > 0 else float("nan")
-        print(f"  {k + ' s':<14}" + "".join(f"{_fmt_s(by_n[n]['phases'][k]['s']):>12}" for n in sizes)
-              + f"{f:>9.1f}{_fmt_s(est):>14}")
-    ta, tb = a["driver_total_s"], b["driver_total_s"]
-    print(f"  {'driver s':<14}" + "".join(f"{_fmt_s(by_n[n]['driver_total_s']):>12}" for n in sizes)
-          + f"{tb / ta:>9.1f}{_fmt_s(tb * (tb / ta) ** (1 / scale)):>14}")
-    base = b["baseline_mb"]
-    ma, mb = a["driver_peak_mb"] - a["baseline_mb"], b["driver_peak_mb"] - base
-    est = base + mb * (mb / ma) ** (1 / scale) if ma > 0 else float("nan")
-    print(f"  {'peak MB':<14}" + "".join(f"{by_n[n]['driver_peak_mb']:>12.0f}" for n in sizes)
-          + f"{b['driver_peak_mb'] / a['driver_peak_mb']:>9.1f}{est:>14.0f}")
-    print(f"  {'above base MB':<14}" + "".join(f"{by_n[n]['driver_peak_mb'] - by_n[n]['baseline_mb']:>12.0f}"
-                                               for n in sizes) + f"{mb / ma:>9.1f}")
+        if all(k in by_n[n]["phases"] for n in sizes):
+            row(f"{k} s", [by_n[n]["phases"][k]["s"] for n in sizes], _fmt_s)
+    row("driver wall s", [by_n[n]["driver_total_s"] for n in sizes], _fmt_s)
+    row("driver cpu s", [by_n[n]["driver_cpu_s"] for n in sizes], _fmt_s)
+    row("peak above base MB", [by_n[n]["driver_peak_mb"] - by_n[n]["baseline_mb"] for n in sizes], lambda v: f"{v:.0f}")
+    print(f"  {'peak MB':<18}" + "".join(f"{by_n[n]['driver_peak_mb']:>12.0f}" for n in sizes)
+          + "   (10x estimate: base + the row above's estimate)")
+
+
+def _cell(phase: dict | None) -> str:
+    return "-" if phase is None else f"{_fmt_s(phase['s'])} / {_fmt_s(phase['cpu_s'])} / {phase['peak_mb']:.0f}"
+
+
+def compare(before: list[dict], after: list[dict]) -> None:
+    """Phase by phase, before and after, for every case both runs have."""
+    old = {(r["case"], r["n"]): r for r in before}
+    for r in after:
+        b = old.get((r["case"], r["n"]))
+        if b is None:
+            continue
+        print(f"\n{r['case']} {r['n']:,}: before | after   (wall s, cpu s, peak MB)")
+        for k in (k for k in PHASES if k in b["phases"] or k in r["phases"]):
+            print(f"  {k:<18}{_cell(b['phases'].get(k)):>26}   {_cell(r['phases'].get(k)):>26}")
+        print(f"  {'driver total':<18}{_fmt_s(b['driver_total_s']) + ' / ' + _fmt_s(b['driver_cpu_s']):>20}"
+              f"{b['driver_peak_mb']:>6.0f}   {_fmt_s(r['driver_total_s']) + ' / ' + _fmt_s(r['driver_cpu_s']):>20}"
+              f"{r['driver_peak_mb']:>6.0f}")
 
 
 def main() -> None:
@@ -416,10 +475,19 @@ def main() -> None:
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--report", default=None, help="print the report of a saved --json run (no measuring)")
+    ap.add_argument("--before", default=None, help="with --report: a saved run to compare with, phase by phase")
     ap.add_argument("--setup", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--segmented-setup", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--child", nargs=2, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.report:
+        saved = json.loads(Path(args.report).read_text())
+        print(f"machine: {saved['machine']}")
+        report(saved["results"])
+        if args.before:
+            compare(json.loads(Path(args.before).read_text())["results"], saved["results"])
+        return None
     if args.setup is not None:
         return setup(args.setup, Path(args.workdir), args.segmented_setup)
     if args.child is not None:

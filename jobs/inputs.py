@@ -37,12 +37,15 @@ from typing import Any
 import fsspec
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from jobs.config import InputConfig, OutputConfig
 from jobs.errors import SpecError, StorageFailure, endpoint_of
-from jobs.paths import Location, OutsideRoot, UnsafePath, parse_location, render_output_key, resolve_entry
+from jobs.paths import Location, parse_location
+from jobs.resolution import assign_outputs, check_entries
 from jobs.results import RESULT_COLUMNS
 from jobs.storage import OBJECT_STORES
+from jobs.tables import release_memory, text_array
 
 __all__ = ["InputError", "InputSet", "resolve_inputs"]
 
@@ -77,30 +80,84 @@ class InputSet:
     def recordings(self) -> pd.DataFrame:
         """One row per unique valid recording, in first-appearance order: ``input_uri``,
         ``output_uri``, ``member`` and ``segments`` (the distinct (offset, duration) slices its
-        lines ask for; (None, None) is the whole recording)."""
-        return group_recordings(self.valid, self.members)
+        lines ask for; (None, None) is the whole recording). Built on each access, not kept: at a
+        million lines it is hundreds of MB the driver need not hold while it waits on the
+        cluster (counting them: ``n_recordings``)."""
+        recordings, duplicates = _group(self.valid_columns(*_RECORDING_COLUMNS), self.members)
+        self.__dict__.setdefault("_counts", (len(recordings), duplicates))
+        release_memory()
+        return recordings
+
+    @property
+    def n_recordings(self) -> int:
+        return self._counted[0]
 
     @property
     def duplicates(self) -> int:
         """Lines that repeat an earlier line exactly (same recording, same slice)."""
-        keys = self.valid[["input_uri", "segment_offset_s", "segment_duration_s"]]
-        return int(keys.duplicated().sum())
+        return self._counted[1]
+
+    @property
+    def _counted(self) -> tuple[int, int]:
+        """(recordings, repeated lines), counted once: ``table`` is not changed after resolution."""
+        if "_counts" not in self.__dict__:
+            self.recordings  # noqa: B018 - counts them
+        return self.__dict__["_counts"]
+
+    def recordings_of(self, lines: np.ndarray) -> pd.DataFrame:
+        """``recordings`` of the valid lines chosen by the mask ``lines`` (every line of a chosen
+        recording must be chosen), without grouping the others."""
+        return _group(self.table.loc[lines, list(_RECORDING_COLUMNS)], self.members)[0]
+
+    def valid_columns(self, *names: str) -> pd.DataFrame:
+        """``valid``, of these columns only (a copy of the whole table is not needed)."""
+        return self.table.loc[(self.table["error_type"] == "").to_numpy(), list(names)]
+
+
+_RECORDING_COLUMNS = ("input_uri", "output_uri", "segment_offset_s", "segment_duration_s")
 
 
 def group_recordings(rows: pd.DataFrame, members: pd.Series | None = None) -> pd.DataFrame:
     """The recordings of ``rows`` (valid input rows) with their distinct segments."""
+    return _group(rows, members)[0]
+
+
+def _group(rows: pd.DataFrame, members: pd.Series | None) -> tuple[pd.DataFrame, int]:
+    """(the recordings of ``rows``, how many rows repeat an earlier one's recording and slice)."""
     if rows.empty:
-        return pd.DataFrame({"input_uri": [], "output_uri": [], "member": [], "segments": []}, dtype=object)
-    offsets = rows["segment_offset_s"].astype("float64").to_numpy()
-    durations = rows["segment_duration_s"].astype("float64").to_numpy()
-    segs = [(None if np.isnan(o) else float(o), None if np.isnan(d) else float(d)) for o, d in zip(offsets, durations)]
-    frame = pd.DataFrame({"input_uri": rows["input_uri"].to_numpy(), "output_uri": rows["output_uri"].to_numpy(),
-                          "member": (members.loc[rows.index].to_numpy() if members is not None else [""] * len(rows)),
-                          "segment": segs})
-    grouped = frame.groupby("input_uri", sort=False)
-    out = grouped[["output_uri", "member"]].first().reset_index()
-    out["segments"] = grouped["segment"].agg(lambda s: list(dict.fromkeys(s))).to_numpy()
-    return out
+        return pd.DataFrame({"input_uri": [], "output_uri": [], "member": [], "segments": []}, dtype=object), 0
+    found = pc.dictionary_encode(text_array(rows["input_uri"]))
+    codes = found.indices.to_numpy().astype("int64")  # numbered in order of first appearance
+    first = np.unique(codes, return_index=True)[1]
+    member = members.loc[rows.index].to_numpy(dtype=object)[first] if members is not None else [""] * len(first)
+    out = pd.DataFrame({
+        "input_uri": found.dictionary.to_pandas(),
+        "output_uri": text_array(rows["output_uri"]).take(first).to_pandas(),
+        "member": member})
+    segments, distinct = _segments_of(codes, rows["segment_offset_s"].astype("float64").to_numpy(),
+                                      rows["segment_duration_s"].astype("float64").to_numpy(), len(first))
+    out["segments"] = segments
+    return out, len(rows) - distinct
+
+
+def _segments_of(codes: np.ndarray, offsets: np.ndarray, durations: np.ndarray,
+                 n: int) -> tuple[list[list[tuple]], int]:
+    """Per recording code, its distinct (offset, duration) pairs in order of appearance (None for
+    NaN); and how many distinct (recording, offset, duration) there are."""
+    distinct = ~pd.DataFrame({"c": codes, "o": offsets, "d": durations}).duplicated().to_numpy()
+    codes, offsets, durations = codes[distinct], offsets[distinct], durations[distinct]
+    order = np.argsort(codes, kind="stable")
+    pairs = list(zip(_floats_or_none(offsets[order]), _floats_or_none(durations[order])))
+    if len(pairs) == n:  # one slice per recording, the usual case
+        return [[p] for p in pairs], len(pairs)
+    ends = np.cumsum(np.bincount(codes, minlength=n)).tolist()
+    return [pairs[a:b] for a, b in zip([0, *ends[:-1]], ends)], len(pairs)
+
+
+def _floats_or_none(values: np.ndarray) -> list[float | None]:
+    out = values.astype(object)
+    out[np.isnan(values)] = None
+    return out.tolist()
 
 
 def _fs(loc: Location, storage_options: dict[str, Any]) -> fsspec.AbstractFileSystem:
@@ -134,12 +191,14 @@ def resolve_inputs(cfg: InputConfig, out: OutputConfig, uris: Sequence[str] | No
     if table.empty:
         raise InputError(f"no inputs: {', '.join(sources)} list(s) no audio")
     carried = [c for c in table.columns if not str(c).startswith("__")]
-    table = _check_entries(table, [parse_location(p) for p in cfg.allowed_prefixes])
+    table = check_entries(table, [parse_location(p) for p in cfg.allowed_prefixes])
     _refuse_all_outside(table, cfg)
-    table = _assign_outputs(table, out, out_loc)
+    release_memory()
+    table = assign_outputs(table, out, out_loc)
     final, carried_columns = _carry_columns(table, carried)
+    release_memory()
     return InputSet(table=final, carried_columns=carried_columns, root=roots[0], sources=sources,
-                    formats=formats, members=table["__member"])
+                    formats=formats, members=table["__member"].copy())
 
 
 def _is_manifest(path: str, cfg: InputConfig) -> bool:
@@ -197,42 +256,6 @@ def _refuse_missing(fs, loc: Location, uri: str, cfg: InputConfig) -> None:
                      "a folder, a glob of audio files or an audio file)")
 
 
-def _check_entries(table: pd.DataFrame, allowed: list[Location]) -> pd.DataFrame:
-    """Resolve each line's entry below its root (and below an allowed prefix if any are set);
-    lines the reader refused keep the reader's error."""
-    uris, rels, errs, msgs, outside = [], [], [], [], []
-    columns = ("__entry", "__base", "__root", "__member", "__name", "__error_type", "__error")
-    for entry, base, root, member, name, pre_type, pre_msg in zip(*(table[c] for c in columns)):
-        if pre_type:
-            uris.append("" if entry is None or entry != entry else str(entry))
-            rels.append("")
-            errs.append(pre_type)
-            msgs.append(pre_msg)
-            outside.append(False)
-            continue
-        try:
-            resolved, rel = resolve_entry(entry, base=base, root=root)
-            if allowed and not any(_below(resolved, p) for p in allowed):
-                raise UnsafePath(f"{resolved.uri!r} is not below any of input.allowed_prefixes "
-                                 f"({', '.join(p.uri for p in allowed)})")
-            if member:  # audio inside the file (a Parquet shard): outputs go in a folder named after it
-                uris.append(f"{resolved.uri}#{member}")
-                rels.append(f"{posixpath.splitext(rel)[0]}/{name}")
-            else:
-                uris.append(resolved.uri)
-                rels.append(rel)
-            errs.append("")
-            msgs.append("")
-            outside.append(False)
-        except UnsafePath as err:
-            uris.append(str(entry) if entry is not None else "")
-            rels.append("")
-            errs.append("unsafe_path")
-            msgs.append(f"refused input {str(entry)!r}: {err}; nothing was read or written for it")
-            outside.append(isinstance(err, OutsideRoot))
-    return table.assign(input_uri=uris, __relpath=rels, error_type=errs, error_message=msgs, __outside=outside)
-
-
 def _refuse_all_outside(table: pd.DataFrame, cfg: InputConfig) -> None:
     """Every line refused for lying outside the input root is a mistake in the spec, not in the
     data (typically a NeMo manifest of absolute paths): exit 2 with the setting that fixes it."""
@@ -255,54 +278,6 @@ def _common_parent(locs: list[Location]) -> str:
     return Location(locs[0].protocol, parent).uri
 
 
-def _assign_outputs(table: pd.DataFrame, out: OutputConfig, out_loc: Location) -> pd.DataFrame:
-    """Each valid recording's output URI (checked below output.uri), or why it has none; the
-    lines of one recording share its output and its refusal."""
-    valid = table["error_type"] == ""
-    firsts = table[valid].drop_duplicates("input_uri")
-    owner: dict[str, str] = {}
-    inputs = set(firsts["input_uri"])
-    decided: dict[str, tuple[str, tuple[str, str] | None]] = {}
-    for uri, rel in zip(firsts["input_uri"], firsts["__relpath"]):
-        target, problem = _output_for(uri, rel, out, out_loc, owner, inputs)
-        decided[uri] = (target, problem)
-        if problem is None and target:
-            owner[target] = uri
-    outs: list[str] = []
-    errs, msgs = list(table["error_type"]), list(table["error_message"])
-    for i, uri in enumerate(table["input_uri"]):
-        if errs[i]:
-            outs.append("")
-            continue
-        target, problem = decided[uri]
-        outs.append(target)
-        if problem is not None:
-            errs[i], msgs[i] = problem
-    return table.assign(output_uri=outs, error_type=errs, error_message=msgs)
-
-
-def _output_for(uri: str, rel: str, out: OutputConfig, out_loc: Location, owner: dict[str, str],
-                inputs: set[str]) -> tuple[str, tuple[str, str] | None]:
-    """(output URI, None) or ("", (error_type, message))."""
-    try:
-        key = render_output_key(out.name_template, rel, out.format)
-        if key.split("/", 1)[0] == out.manifest_dir.strip("/"):
-            raise UnsafePath(f"output name {key!r} would land in the reserved folder {out.manifest_dir!r}")
-        target = out_loc.child(key).uri
-    except UnsafePath as err:
-        return "", ("unsafe_path", f"cannot name the output of {uri}: {err}")
-    if target == uri or target == uri.split("#", 1)[0]:
-        return "", ("output_collision", f"the output for {uri} would overwrite the input itself; choose "
-                    "another output.uri or output.name_template")
-    if target in inputs:
-        return "", ("output_collision", f"the output for {uri} would overwrite another input, {target}; choose "
-                    "another output.uri or output.name_template")
-    if target in owner:
-        return "", ("output_collision", f"{uri} and {owner[target]} both map to {target}; only the first is "
-                    "processed (change output.name_template, e.g. '{relpath}.{ext}', to keep both)")
-    return target, None
-
-
 def _carry_columns(table: pd.DataFrame, carried: list[str]) -> tuple[pd.DataFrame, list[str]]:
     """The manifest's other fields, untouched, renamed only on a clash with our columns."""
     rename = {c: f"src_{c}" for c in carried if c in RESULT_COLUMNS or c in ROW_COLUMNS}
@@ -315,14 +290,6 @@ def _carry_columns(table: pd.DataFrame, carried: list[str]) -> tuple[pd.DataFram
                        manifest_format=table["__format"])
     final = pd.concat([own[ROW_COLUMNS], carried_table], axis=1)
     return final, list(carried_table.columns)
-
-
-def _below(loc: Location, prefix: Location) -> bool:
-    """``loc`` is ``prefix`` itself or lies below it, on whole path segments."""
-    if loc.protocol != prefix.protocol:
-        return False
-    base = prefix.path.rstrip("/")
-    return loc.path == base or loc.path.startswith(base + "/")
 
 
 def _manifest_frame(fs, loc: Location, cfg: InputConfig) -> tuple[str, str, pd.DataFrame]:
@@ -338,7 +305,8 @@ def _manifest_frame(fs, loc: Location, cfg: InputConfig) -> tuple[str, str, pd.D
         text = str(err)
         raise InputError(text if loc.path in text or loc.uri in text else f"{loc.uri}: {text}") from None
     rows = found.rows.copy()
-    rows["__base"] = [Location(loc.protocol, b) for b in rows["__base"]]
+    folders = {b: Location(loc.protocol, b) for b in pd.unique(rows["__base"])}
+    rows["__base"] = rows["__base"].map(folders).astype(object)
     return loc.uri, found.format, rows
 
 

@@ -30,7 +30,9 @@ __all__ = [
     "Location",
     "OutsideRoot",
     "UnsafePath",
+    "format_output_key",
     "is_local",
+    "is_plain_relative",
     "join",
     "parse_location",
     "relative_to",
@@ -175,17 +177,44 @@ def resolve_entry(entry: Any, *, base: Location, root: Location) -> tuple[Locati
     return loc, relative_to(loc, root)
 
 
-def render_output_key(template: str, relpath: str, ext: str) -> str:
-    """Relative output key for an input's ``relpath``; checked to stay below the output root."""
+def is_plain_relative(entry: Any) -> bool:
+    """A text entry that is nothing but a relative path: printable (no control or invisible
+    character), not empty, no surrounding whitespace, no backslash or ``%`` anywhere, no URL
+    scheme (``://``, ``file:``), not absolute, no empty, ``.`` or ``..`` segment, no trailing
+    slash. (Stricter than needed is fine: anything else simply takes the per-entry path.)
+
+    Every check of ``resolve_entry`` before the join passes for such an entry and leaves it
+    unchanged, so ``resolve_entry(entry, base=b, root=r)`` is exactly
+    ``Location(b.protocol, join(b.path, entry))`` and ``relative_to`` of it; likewise
+    ``render_output_key`` returns a formatted key (``format_output_key``) unchanged when the key
+    is plain. The job uses this to resolve and name millions of rows in bulk
+    (``jobs.resolution``); every other entry goes through ``resolve_entry`` / ``render_output_key``
+    themselves, which stay the only definition of what is refused and why
+    (``tests/jobs/test_bulk_resolution.py`` checks the equivalence on hostile inputs)."""
+    if type(entry) is not str or not entry or not entry.isprintable() or entry.strip() != entry:
+        return False
+    if "\\" in entry or "%" in entry or "//" in entry or entry.startswith(("/", "file:")) or entry.endswith("/"):
+        return False
+    segments = f"/{entry}/"
+    return "/./" not in segments and "/../" not in segments
+
+
+def format_output_key(template: str, relpath: str, ext: str) -> str:
+    """The naming template filled in for ``relpath``, unchecked (``render_output_key`` checks it)."""
     parent, _, name = relpath.rpartition("/")
     stem, dot, suffix = name.rpartition(".")
     if not dot:
         stem, suffix = name, ""
     relpath_stem = f"{parent}/{stem}" if parent else stem
-    key = template.format(
+    return template.format(
         relpath=relpath, relpath_stem=relpath_stem, parent=parent, name=name,
         stem=stem, suffix=suffix, ext=ext,
     )
+
+
+def render_output_key(template: str, relpath: str, ext: str) -> str:
+    """Relative output key for an input's ``relpath``; checked to stay below the output root."""
+    key = format_output_key(template, relpath, ext)
     if key.startswith("/") or "://" in key:
         raise UnsafePath(f"output name {key!r} is absolute; it must be relative to output.uri")
     _check_text(key)

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -66,6 +67,7 @@ from jobs.progress import Progress, ProgressTicker, known_seconds
 from jobs.remeasure import needs_measures, run_remeasure
 from jobs.results import (
     ROW_ERRORS,
+    SCHEMA,
     consolidate,
     delete_parts,
     load_state,
@@ -77,6 +79,7 @@ from jobs.run_lease import Heartbeat, driver_identity, find_live_run
 from jobs.stages import StageSettings
 from jobs.storage import check_output_bucket, filesystem
 from jobs.summary import build_summary, format_summary
+from jobs.tables import is_in, release_memory, text_array
 
 __all__ = ["JobFailed", "JobInterrupted", "RunResult", "make_job_id", "plan_resume", "run_job"]
 
@@ -177,31 +180,75 @@ def plan_resume(
     run's strength (``model.enhance.atten_lim_db``/``dry``). An
     ``error`` record is kept only with ``resume.retry_errors: false`` and never for job-level
     error types (ALWAYS_RETRY)."""
-    recordings = inputs.recordings
     if not cfg.resume.enabled or state.num_rows == 0:
-        return recordings, state.slice(0, 0)
-    rows = inputs.valid[["input_uri", "output_uri", "segment_offset_s", "segment_duration_s"]]
-    rows = rows.assign(key=row_keys(pa.Table.from_pandas(rows, preserve_index=False)).to_numpy(zero_copy_only=False))
-    prior = state.select(["status", "error_type", "output_uri", "output_bytes", "checkpoint_sha256",
-                          "atten_lim_db", "dry"]).to_pandas()
-    prior["key"] = row_keys(state).to_numpy(zero_copy_only=False)
-    m = rows.merge(prior, on="key", how="left", suffixes=("", "_prior"), validate="many_to_one")
-    same_output = m["output_uri_prior"] == m["output_uri"]
-    size = pd.Series([existing.get(parse_location(o).path) if existing else None for o in m["output_uri"]],
-                     dtype="float64")
-    keep_ok = ((m["status"] == "ok") | m["error_type"].isin(ROW_ERRORS)) & same_output & size.notna()
+        return inputs.recordings, state.slice(0, 0)
+    release_memory()  # what reading the state and listing the outputs freed
+    valid = np.array(inputs.table["error_type"] == "", dtype=bool)
+    rows = _valid_rows(inputs, valid)
+    keys, state_keys = row_keys(rows), row_keys(state)
+    position = pc.index_in(keys, value_set=state_keys)  # of each row's earlier record; null: none
+    keep = _worth_keeping(rows, state, position, existing, cfg, checkpoint_sha256)
+    recording = pc.dictionary_encode(rows.column("input_uri").combine_chunks()).indices.to_numpy()
+    del rows, position  # each intermediate goes as soon as it is used: a million rows of each
+    redo = (np.bincount(recording, weights=~keep) > 0)[recording]  # per row: its recording is redone
+    kept_keys = keys.filter(pa.array(~redo))
+    del keys, recording
+    skipped = state.filter(pc.is_in(state_keys, value_set=kept_keys))
+    del state_keys, kept_keys
+    release_memory()
+    valid[valid] = redo  # the lines of the recordings to redo, grouped alone: not every recording
+    return inputs.recordings_of(valid), skipped
+
+
+def _valid_rows(inputs: InputSet, valid: np.ndarray) -> pa.Table:
+    """The valid input rows' URIs and slices, as Arrow (what keys and comparisons need)."""
+    table = inputs.table
+    columns = ("input_uri", "output_uri", "segment_offset_s", "segment_duration_s")
+    rows = pa.table({c: pa.array(table[c], type=SCHEMA.field(c).type, from_pandas=True) for c in columns})
+    return rows.filter(pa.array(valid))
+
+
+def _worth_keeping(rows: pa.Table, state: pa.Table, position: pa.ChunkedArray, existing: dict[str, int],
+                   cfg: JobConfig, checkpoint_sha256: str) -> np.ndarray:
+    """Per input row, whether its earlier record (``state`` row ``position``; null: none) is
+    kept (see plan_resume). The records' columns are taken one at a time, as needed."""
+    def prior(name: str) -> pa.ChunkedArray:
+        return state.column(name).take(position)
+
+    def true(condition) -> np.ndarray:  # null (no record) is False
+        return pc.fill_null(condition, False).to_numpy(zero_copy_only=False)
+
+    status, error_type = prior("status"), prior("error_type")
+    same_output = true(pc.equal(prior("output_uri"), rows.column("output_uri")))
+    size = _listed_sizes(rows.column("output_uri"), existing)
+    keep_ok = ((true(pc.equal(status, "ok")) | true(pc.is_in(error_type, value_set=pa.array(sorted(ROW_ERRORS)))))
+               & same_output & ~np.isnan(size))
     if cfg.resume.check_output_size:
-        keep_ok &= m["output_bytes"].isna() | (m["output_bytes"] == size)
+        recorded = prior("output_bytes").to_numpy(zero_copy_only=False).astype("float64")
+        keep_ok &= np.isnan(recorded) | (recorded == size)
     if cfg.resume.same_checkpoint and checkpoint_sha256:
-        keep_ok &= m["checkpoint_sha256"] == checkpoint_sha256
-    keep_ok &= _same_strength(m, cfg)
-    keep_error = ((m["status"] == "error") & (not cfg.resume.retry_errors)
-                  & ~m["error_type"].isin(ALWAYS_RETRY) & same_output)
-    done = (keep_ok | keep_error).groupby(m["input_uri"], sort=False).all()
-    done_uris = set(done.index[done.to_numpy(dtype=bool)])
-    kept_keys = pa.array(m.loc[m["input_uri"].isin(done_uris), "key"].to_numpy(dtype=object), type=pa.string())
-    todo = recordings[~recordings["input_uri"].isin(done_uris)].reset_index(drop=True)
-    return todo, state.filter(pc.is_in(row_keys(state), value_set=kept_keys))
+        keep_ok &= true(pc.equal(prior("checkpoint_sha256"), checkpoint_sha256))
+    strength = pd.DataFrame({c: prior(c).to_numpy(zero_copy_only=False) for c in ("atten_lim_db", "dry")})
+    keep_ok &= _same_strength(strength, cfg).to_numpy(dtype=bool)
+    keep_error = (true(pc.equal(status, "error")) & (not cfg.resume.retry_errors)
+                  & ~true(pc.is_in(error_type, value_set=pa.array(sorted(ALWAYS_RETRY)))) & same_output)
+    return keep_ok | keep_error
+
+
+def _listed_sizes(outputs: pa.ChunkedArray, existing: dict[str, int]) -> np.ndarray:
+    """The listed size of each output (NaN: not listed). ``existing`` is keyed by filesystem path;
+    output URIs are canonical (``Location.uri``), so their path (``parse_location(uri).path``)
+    is what follows the first ``://``, or the URI itself for a local file."""
+    if not existing:
+        return np.full(len(outputs), np.nan)
+    paths = pc.replace_substring_regex(outputs, pattern="^.*?://", replacement="", max_replacements=1)
+    found = pc.index_in(paths, value_set=pa.array(list(existing), type=pa.string()))
+    sizes = np.fromiter(existing.values(), dtype="float64", count=len(existing))
+    index = found.to_numpy(zero_copy_only=False)  # float, NaN where not listed
+    listed = ~np.isnan(index)
+    out = np.full(len(outputs), np.nan)
+    out[listed] = sizes[index[listed].astype("int64")]
+    return out
 
 
 def _same_strength(m: pd.DataFrame, cfg: JobConfig) -> pd.Series:
@@ -240,7 +287,7 @@ def _resolve(run: _Run) -> InputSet:
     formats = ", ".join(dict.fromkeys(inputs.formats))
     source = inputs.sources[0] if len(inputs.sources) == 1 else f"{len(inputs.sources)} sources"
     run.echo(f"frcrn-job {run.job_id}: {formats} input {source}: {len(inputs.table)} rows, "
-             f"{len(inputs.recordings)} recordings"
+             f"{inputs.n_recordings} recordings"
              + (f", {inputs.duplicates} repeated lines (each keeps its row)" if inputs.duplicates else "")
              + (f", {n_invalid} refused" if n_invalid else ""))
     return inputs
@@ -378,7 +425,7 @@ def _processed_mask(inputs: InputSet, todo: pd.DataFrame) -> pd.Series:
     """Per input row: handled by this run (its recording processed now, or refused now), as
     opposed to skipped because an earlier run did it."""
     table = inputs.table
-    return (table["error_type"] != "") | table["input_uri"].isin(set(todo["input_uri"]))
+    return (table["error_type"] != "") | is_in(table["input_uri"], todo["input_uri"])
 
 
 def _plan(run: _Run, inputs: InputSet, checkpoint_sha256: str) -> tuple[pd.DataFrame, pa.Table]:
@@ -388,7 +435,7 @@ def _plan(run: _Run, inputs: InputSet, checkpoint_sha256: str) -> tuple[pd.DataF
         existing = (_list_outputs(run.out_fs, run.out_loc.path, run.manifest_dir)
                     if cfg.resume.enabled and state.num_rows else {})
     todo, skipped = plan_resume(inputs, state, existing, cfg, checkpoint_sha256)
-    done = len(inputs.recordings) - len(todo)
+    done = inputs.n_recordings - len(todo)
     run.echo(f"  recordings to process: {len(todo)}   already done (skipped): {done}")
     return todo, skipped
 
@@ -455,16 +502,20 @@ def _execute(run: _Run, todo: pd.DataFrame, remeasure: pa.Table, inputs: InputSe
 def _consolidate(run: _Run, inputs: InputSet, todo: pd.DataFrame, skipped: pa.Table,
                  failure: str | None, remeasured: pa.Table) -> pa.Table:
     """Consolidate LAST: earlier manifest + every part (this run's included) -> one row per line."""
+    todo_uris = pa.concat_arrays([text_array(todo["input_uri"]),
+                                  remeasured.column("input_uri").combine_chunks().cast(pa.string())])
     with run.output_step("reading this run's result records"):
-        after, parts = load_state(run.out_fs, run.manifest_dir, retries=run.retries)
-    todo_uris = pa.array(list(todo["input_uri"]) + remeasured.column("input_uri").to_pylist(), type=pa.string())
-    fresh = after.filter(pc.and_(pc.is_in(after.column("input_uri"), value_set=todo_uris),
-                                 pc.equal(after.column("job_id"), run.job_id)))
+        fresh, parts = load_state(run.out_fs, run.manifest_dir, retries=run.retries, only=todo_uris,
+                                  job_id=run.job_id)
     candidates = pa.concat_tables([skipped, fresh])
+    del fresh
     final = consolidate(inputs.table, inputs.carried_columns, candidates, run.job_id, failure)
+    del candidates
+    release_memory()
     with run.output_step("writing the results manifest (the per-batch records stay for the next run)"):
         write_manifest(run.out_fs, run.manifest_dir, final, retries=run.retries)
     delete_parts(run.out_fs, parts)
+    release_memory()
     return final
 
 

@@ -6,7 +6,10 @@ Layout under ``output.uri``::
     _manifest/results.parquet              the consolidated manifest: exactly one row per input line
     _manifest/summary.json                 the last run's summary
     _manifest/runs/<job_id>.json           every run's summary (history)
-    _manifest/_parts/<job_id>/<sha1>.parquet   rows of one write batch, written as it finishes
+    _manifest/_parts/<job_id>/<sha1>.arrow     rows of one write batch, written as it finishes
+
+Parts are Arrow IPC files (a million inputs leave tens of thousands; one reads in ~0.1 ms, a
+Parquet part in ~1.5 ms); ``.parquet`` parts of earlier versions are still read.
 
 Why not ``Dataset.write_parquet``: its ``mode="overwrite"`` deletes what is there first, which
 has lost whole manifests when a job died mid-write, and a row written only at the very end is
@@ -34,6 +37,7 @@ import math
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -46,8 +50,10 @@ from fsspec.implementations.local import LocalFileSystem
 
 from frcrn.corpus.results import RESULT_COLUMNS, SCHEMA
 from jobs.storage import atomic_write, fetch_many
+from jobs.tables import release_memory
 
 __all__ = [
+    "PART_SUFFIX",
     "PIPELINE_SCHEMA",
     "RESULT_COLUMNS",
     "SCHEMA",
@@ -85,11 +91,18 @@ ROW_ERRORS = frozenset({"segment_out_of_range"})
 """Error types of one line whose recording was processed fine: resume keeps them like ``ok``
 rows (processing the recording again would give the same answer)."""
 _STRINGS = {f.name for f in SCHEMA if pa.types.is_string(f.type)}
+_EMPTY_ROW = {f.name: ("" if f.name in _STRINGS else None) for f in SCHEMA}
+PART_SUFFIX = ".arrow"
+_PART_SUFFIXES = (PART_SUFFIX, ".parquet")
+_PART_BATCH = 256
+"""Result parts fetched and parsed at a time by ``load_state`` (their bytes are never all held at once)."""
+_READ_BATCH = 65536
+"""Manifest rows decoded at a time when only some of them are kept."""
 
 
 def new_row(input_uri: str, output_uri: str, job_id: str) -> dict[str, Any]:
     """A row with every field present: strings "", everything else None (null in the manifest)."""
-    row: dict[str, Any] = {f.name: ("" if f.name in _STRINGS else None) for f in SCHEMA}
+    row: dict[str, Any] = dict(_EMPTY_ROW)
     row.update(input_uri=input_uri, output_uri=output_uri, status="pending", job_id=job_id)
     return row
 
@@ -135,6 +148,8 @@ def empty_table() -> pa.Table:
 def conform(table: pa.Table) -> pa.Table:
     """Any table of result rows (a part, a manifest written by an older version with float
     integers or nanosecond times) -> exactly SCHEMA; columns it lacks are null."""
+    if table.schema.equals(SCHEMA):
+        return table
     arrays = []
     for f in SCHEMA:
         if f.name not in table.column_names:
@@ -158,18 +173,26 @@ def row_keys(table: pa.Table) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "\x1f")
 
 
-def latest_per_row(table: pa.Table) -> pa.Table:
-    """The newest record (by ``finished_at``, then position) of each row key (``row_keys``)."""
-    if table.num_rows == 0:
+def latest_per_row(table: pa.Table, *, job_id: str | None = None) -> pa.Table:
+    """The newest record (by ``finished_at``, then position) of each row key (``row_keys``), in
+    table order (records are matched by key; the order carries no meaning); with ``job_id``,
+    only those of that run. A table whose keys are all distinct (a manifest without repeated
+    lines) is returned as it is."""
+    n = table.num_rows
+    if n == 0:
         return table
-    numbered = table.append_column("__i", pa.array(np.arange(table.num_rows))).append_column(
-        "__key", row_keys(table))
-    order = pc.sort_indices(numbered, sort_keys=[("finished_at", "ascending", "at_start"),
-                                                 ("__i", "ascending", "at_end")])
-    ranked = numbered.take(order).append_column("__rank", pa.array(np.arange(table.num_rows)))
-    last = ranked.group_by("__key", use_threads=False).aggregate([("__rank", "max")])
-    keep = pc.sort_indices(last["__rank_max"])
-    return ranked.take(pc.take(last["__rank_max"], keep)).select(table.column_names)
+    of_job = None if job_id is None else pc.fill_null(pc.equal(table.column("job_id"), job_id), False)
+    keys = pc.dictionary_encode(row_keys(table).combine_chunks())
+    if len(keys.dictionary) == n:
+        return table if of_job is None else table.filter(of_job)
+    group = keys.indices.to_numpy().astype("int64")
+    del keys
+    finished = pc.fill_null(table.column("finished_at").cast(pa.int64()), np.iinfo(np.int64).min).to_numpy()
+    order = np.lexsort((np.arange(n), finished, group))  # by key, then time (null first), then position
+    last = np.sort(order[np.r_[np.flatnonzero(np.diff(group[order])), n - 1]])
+    if of_job is not None:
+        last = last[of_job.to_numpy(zero_copy_only=False)[last]]
+    return table.take(last)
 
 
 def _parquet_bytes(table: pa.Table) -> bytes:
@@ -179,47 +202,90 @@ def _parquet_bytes(table: pa.Table) -> bytes:
 
 
 def part_key(input_uris: Iterable[str]) -> str:
-    return hashlib.sha1("\n".join(sorted(input_uris)).encode("utf-8")).hexdigest() + ".parquet"
+    return hashlib.sha1("\n".join(sorted(input_uris)).encode("utf-8")).hexdigest() + PART_SUFFIX
 
 
 def write_part(fs, parts_dir: str, job_id: str, rows: list[dict[str, Any]], *, retries: int) -> str:
     path = f"{parts_dir}/{job_id}/{part_key(r['input_uri'] for r in rows)}"
-    atomic_write(fs, path, _parquet_bytes(rows_to_table(rows)), retries=retries)
+    atomic_write(fs, path, _ipc_bytes(rows_to_table(rows)), retries=retries)
     return path
 
 
-def _read_results(data: bytes) -> pa.Table:
-    """The SCHEMA columns of a Parquet object (a manifest's carried columns are not read)."""
-    buf = io.BytesIO(data)
-    names = set(pq.read_schema(buf).names)
-    buf.seek(0)
-    return conform(pq.read_table(buf, columns=[c for c in SCHEMA.names if c in names]))
+def _ipc_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
 
 
-def load_state(fs, manifest_dir: str, *, retries: int) -> tuple[pa.Table, list[str]]:
+def _read_results(data: bytes, *, use_threads: bool = False, only: pa.Array | None = None) -> pa.Table:
+    """The SCHEMA columns of a Parquet object (a manifest's carried columns are not read);
+    ``only``: just the rows of these input URIs, read a batch at a time (never the whole)."""
+    source = pq.ParquetFile(pa.BufferReader(data))
+    names = set(source.schema_arrow.names)
+    columns = [c for c in SCHEMA.names if c in names]
+    if only is None:
+        return conform(source.read(columns=columns, use_threads=use_threads))
+    wanted = pc.is_in(source.read(columns=["input_uri"]).column("input_uri"), value_set=only)  # one lookup
+    kept, start = [], 0
+    for batch in source.iter_batches(batch_size=_READ_BATCH, columns=columns, use_threads=use_threads):
+        kept.append(conform(pa.Table.from_batches([batch])).filter(wanted.slice(start, batch.num_rows)))
+        start += batch.num_rows
+    return pa.concat_tables(kept) if kept else empty_table()
+
+
+def load_state(fs, manifest_dir: str, *, retries: int, only: pa.Array | None = None,
+               job_id: str | None = None) -> tuple[pa.Table, list[str]]:
     """Everything earlier runs recorded: the last manifest plus parts not yet consolidated.
 
     Returns (newest row per input, as a SCHEMA table; part paths read). An unreadable part is
-    logged and ignored: its inputs are then simply processed again.
-    """
+    logged and ignored: its inputs are then simply processed again. Parts are fetched and parsed
+    (on threads) a batch at a time. ``only``: just the records of these input URIs, without
+    holding the others on the way; ``job_id``: of the newest records, those that run made."""
     fs.invalidate_cache()  # s3fs/gcsfs cache listings: workers have written parts since
-    tables = []
+    release_memory()  # what the last step freed, before the largest read of the run
+    tables, from_parts = [], []
     manifest = f"{manifest_dir}/results.parquet"
     if fs.exists(manifest):
-        tables.append(_read_results(fs.cat_file(manifest)))
+        tables.append(_read_results(fs.cat_file(manifest), use_threads=True, only=only))
     parts_dir = f"{manifest_dir}/_parts"
-    parts = sorted(p for p in (fs.find(parts_dir) if fs.exists(parts_dir) else []) if p.endswith(".parquet"))
-    for path, data in zip(parts, fetch_many(fs, parts, retries=retries)):
-        if isinstance(data, BaseException):
-            log.warning("cannot read result part %s (%s); its inputs will be processed again", path, data)
-            continue
-        try:
-            tables.append(_read_results(data))
-        except Exception as err:  # a torn or foreign object: ignore it
-            log.warning("result part %s is unreadable (%s); its inputs will be processed again", path, err)
+    parts = sorted(p for p in (fs.find(parts_dir) if fs.exists(parts_dir) else []) if p.endswith(_PART_SUFFIXES))
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        for start in range(0, len(parts), _PART_BATCH):
+            batch = parts[start:start + _PART_BATCH]
+            read = [t for t in pool.map(_read_part, batch, fetch_many(fs, batch, retries=retries)) if t is not None]
+            if read:  # one chunk per batch, not one per part: later steps slow down with many chunks
+                from_parts.append(pa.concat_tables(read).combine_chunks())
+    if from_parts:
+        tables.append(_records_of(pa.concat_tables(from_parts), only))
+    del from_parts
     if not tables:
         return empty_table(), parts
-    return latest_per_row(pa.concat_tables(tables)), parts
+    state = latest_per_row(pa.concat_tables(tables), job_id=job_id)
+    del tables
+    release_memory()
+    return state, parts
+
+
+def _records_of(table: pa.Table, only: pa.Array | None) -> pa.Table:
+    """The records of ``table`` of the input URIs ``only`` (None: all); no copy if that is all."""
+    if only is None:
+        return table
+    kept = pc.is_in(table.column("input_uri"), value_set=only)
+    return table if pc.all(kept).as_py() else table.filter(kept)
+
+
+def _read_part(path: str, data: bytes | BaseException) -> pa.Table | None:
+    if isinstance(data, BaseException):
+        log.warning("cannot read result part %s (%s); its inputs will be processed again", path, data)
+        return None
+    try:
+        if path.endswith(PART_SUFFIX):
+            return conform(pa.ipc.open_file(pa.BufferReader(data)).read_all())
+        return _read_results(data)
+    except Exception as err:  # a torn or foreign object: ignore it
+        log.warning("result part %s is unreadable (%s); its inputs will be processed again", path, err)
+        return None
 
 
 def consolidate(inputs: pd.DataFrame, carried: list[str], candidates: pa.Table, job_id: str,
@@ -230,8 +296,7 @@ def consolidate(inputs: pd.DataFrame, carried: list[str], candidates: pa.Table, 
     instead when the run failed (``failure``) before the line was done. Then
     ``manifest_format`` and the manifest's carried columns."""
     best = latest_per_row(candidates)
-    keyed = pa.table({c: pa.array(inputs[c].to_numpy(dtype=object if c == "input_uri" else "float64"),
-                                  type=SCHEMA.field(c).type, from_pandas=True)
+    keyed = pa.table({c: pa.array(inputs[c], type=SCHEMA.field(c).type, from_pandas=True)
                       for c in ("input_uri", "segment_offset_s", "segment_duration_s")})
     refused = (inputs["error_type"] != "").to_numpy()
     found = pc.index_in(row_keys(keyed), value_set=row_keys(best)).to_numpy(zero_copy_only=False)
@@ -244,8 +309,8 @@ def consolidate(inputs: pd.DataFrame, carried: list[str], candidates: pa.Table, 
         rows = _mark_job_failed(rows, failure)
     for name in ("segment_offset_s", "segment_duration_s"):
         rows = rows.set_column(rows.schema.get_field_index(name), name, keyed.column(name))
-    rows = rows.append_column("manifest_format", pa.array(inputs["manifest_format"].to_numpy(dtype=object),
-                                                          type=pa.string()))
+    rows = rows.append_column("manifest_format", pa.array(inputs["manifest_format"], type=pa.string(),
+                                                          from_pandas=True))
     for name, column in zip(carried, _carried_arrays(inputs, carried)):
         rows = rows.append_column(name, column)
     return rows
@@ -271,7 +336,7 @@ def _fill_missing(rows: pa.Table, missing: pa.Array, uris: pa.Array, outputs: pd
     now = pa.scalar(int(time.time() * 1000), type=pa.int64()).cast(SCHEMA.field("finished_at").type)
     fill = {
         "input_uri": uris,
-        "output_uri": pa.array(outputs.to_numpy(dtype=object), type=pa.string()),
+        "output_uri": pa.array(outputs, type=pa.string(), from_pandas=True),
         "status": pa.scalar("error"), "error_type": pa.scalar("result_missing"),
         "error_message": pa.scalar(message), "job_id": pa.scalar(job_id), "finished_at": now,
     }
@@ -317,11 +382,7 @@ def write_json(fs, path: str, obj: Any, *, retries: int) -> None:
 
 
 def _json_default(obj: Any) -> Any:
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return float(obj)
-    return str(obj)
+    return int(obj) if isinstance(obj, np.integer) else float(obj) if isinstance(obj, np.floating) else str(obj)
 
 
 def delete_parts(fs, parts: list[str]) -> None:

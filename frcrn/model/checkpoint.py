@@ -147,6 +147,18 @@ def _check_native(state: Mapping[str, torch.Tensor], model: FRCRN, source: str) 
         raise CheckpointError(f"{source} does not fit FRCRN {model.config.to_dict()}: " + "; ".join(problems))
 
 
+def _unloaded_model(config: ModelConfig) -> FRCRN:
+    """FRCRN of this shape on the CPU with uninitialised weights, for a checkpoint to fill.
+
+    Built on the meta device, so neither the random initialisation nor the STFT kernels' pseudo-inverse
+    (about a second of CPU, more with busy cores) is computed only to be overwritten; `to_empty` then
+    gives every parameter and buffer CPU storage. Every one of them is in the state_dict, which
+    `load_checkpoint` loads with strict=True after `_check_native`, so nothing stays uninitialised."""
+    with torch.device("meta"):
+        model = FRCRN(config)
+    return model.to_empty(device="cpu")
+
+
 def load_checkpoint(source: str | Path | None = None, *,
                     storage_options: Mapping[str, Any] | None = None) -> tuple[FRCRN, CheckpointInfo]:
     """Build the network a checkpoint describes and load its weights (eval mode, CPU, float32).
@@ -163,7 +175,7 @@ def load_checkpoint(source: str | Path | None = None, *,
         config = ModelConfig.from_dict(header.get("config", {}))
         provenance = header.get("provenance", {})
         fmt, model_id = "frcrn", header.get("model_id", "frcrn")
-        model = FRCRN(config)
+        model = _unloaded_model(config)
     elif kind in ("torch-zip", "torch-legacy"):
         raw, fmt = _unwrap(_torch_load(data, source), source)
         if not looks_official(raw):
@@ -172,7 +184,7 @@ def load_checkpoint(source: str | Path | None = None, *,
         try:
             canonical = dealias(raw)
             config = infer_config(canonical)
-            model = FRCRN(config)
+            model = _unloaded_model(config)
             state = official_to_native(canonical, config, {k: v.shape for k, v in model.state_dict().items()})
         except (LayoutError, ValueError) as error:
             raise CheckpointError(f"{source}: {error}") from None

@@ -151,12 +151,14 @@ def _unloaded_model(config: ModelConfig) -> FRCRN:
     """FRCRN of this shape on the CPU with uninitialised weights, for a checkpoint to fill.
 
     Built on the meta device, so neither the random initialisation nor the STFT kernels' pseudo-inverse
-    (about a second of CPU, more with busy cores) is computed only to be overwritten; `to_empty` then
-    gives every parameter and buffer CPU storage. Every one of them is in the state_dict, which
-    `load_checkpoint` loads with strict=True after `_check_native`, so nothing stays uninitialised."""
+    (about a second of CPU, more with busy cores) is computed only to be overwritten; then every
+    parameter and buffer gets uninitialised CPU storage. Every one of them is in the state_dict, which
+    `load_checkpoint` loads with strict=True after `_check_native`, so nothing stays uninitialised.
+    (`Module.to_empty` does the same with `torch.empty_like`, whose meta-tensor path imports sympy:
+    ~0.8 s of the start-up here.)"""
     with torch.device("meta"):
         model = FRCRN(config)
-    return model.to_empty(device="cpu")
+    return model._apply(lambda t: torch.empty(t.shape, dtype=t.dtype, device="cpu"))
 
 
 def load_checkpoint(source: str | Path | None = None, *,

@@ -13,9 +13,10 @@ Every figure comes from real commands in fresh processes (`--repeats` of each; m
    ``python -c "import torch"``: the interpreter's and torch's share.
 2. **imports**: one ``python -X importtime`` run of the same command, self time summed per
    top-level package (top 12), and which heavy packages the command loaded at all.
-3. **breakdown**: a fresh process runs the command's steps one by one, as ``frcrn.cli.enhance``
-   does them, and times each: imports (torch; the rest), config (argument parsing and the
-   checked EnhanceConfig), input resolution (listing, output names, existing outputs), the
+3. **breakdown**: a fresh process runs the command's steps one by one, in the order
+   ``frcrn.cli.enhance`` does them, and times each: imports (each where the command first needs
+   them), config (argument parsing and the checked EnhanceConfig), input resolution (listing,
+   output names, existing outputs), the
    checkpoint (read + sha256, safetensors parse, model build, load_state_dict, Enhancer), audio
    read + decode, the first model call (the forward pass plus first-call work: fused weights,
    oneDNN primitive creation), encode + write, then a second model call on the same audio (the
@@ -124,28 +125,22 @@ class Phases:
 def breakdown_child(wav: str, out: str, threads: str | None) -> None:
     """The steps of `frcrn enhance WAV -o OUT -q`, timed one by one (frcrn.cli.enhance._process)."""
     t = Phases()
-    with t("imports: torch"):
-        import torch
-    with t("imports: frcrn.cli and the enhance path (jobs.*, pandas, pyarrow, fsspec, soundfile, soxr)"):
-        import pyarrow as pa
-
+    with t("imports: frcrn.cli"):
         import frcrn.cli as cli
         import frcrn.cli.enhance as ce
-        from frcrn.enhance import Enhancer
-        from frcrn.model import checkpoint as ck
-        from jobs.config import InputConfig, OutputConfig
-        from jobs.execution import segments_array
-        from jobs.inputs import resolve_inputs
-        from jobs.paths import parse_location
-        from jobs.stages import Enhance, StageSettings, read_decode, write_outputs
-        from jobs.storage import check_output_bucket, filesystem
     with t("config: argument parsing, checked EnhanceConfig"):
+        from jobs.config import InputConfig, OutputConfig
+
         argv = ["enhance", wav, "-o", out, "-q"] + (["--num-threads", threads] if threads else [])
         args = cli._parser().parse_args(argv)
         config = ce.enhance_config(args)
         options = ce._storage_options(args)
         output = OutputConfig(uri=args.output, format="wav", storage_options=options)
         spec = InputConfig(uri=args.inputs[0], storage_options=options)
+    with t("imports: the input side (jobs.inputs: pandas, pyarrow, fsspec)"):
+        from jobs.inputs import resolve_inputs
+        from jobs.paths import parse_location
+        from jobs.storage import check_output_bucket, filesystem
     with t("inputs: resolve, name outputs, list existing outputs"):
         out_loc = parse_location(output.uri)
         out_fs = filesystem(out_loc.protocol, options)
@@ -153,6 +148,16 @@ def breakdown_child(wav: str, out: str, threads: str | None) -> None:
         inputs = resolve_inputs(spec, output, uris=args.inputs)
         recordings = inputs.recordings
         ce._existing(out_fs, out_loc.path)
+    with t("imports: the model side (jobs.stages, soundfile, soxr)"):
+        import pyarrow as pa
+
+        from jobs.execution import segments_array
+        from jobs.stages import Enhance, StageSettings, read_decode, write_outputs
+    with t("imports: torch (frcrn.model, frcrn.enhance)"):
+        import torch
+
+        from frcrn.enhance import Enhancer
+        from frcrn.model import checkpoint as ck
     with t("checkpoint: read + sha256"):
         source = str(ck.default_checkpoint())
         data = ck.read_bytes(source)

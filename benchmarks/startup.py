@@ -22,7 +22,7 @@ Every figure comes from real commands in fresh processes (`--repeats` of each; m
    oneDNN primitive creation), encode + write, then a second model call on the same audio (the
    steady forward; first minus second = warm-up).
 4. **job**: ``python -m jobs run configs/local.yaml`` on a folder holding that one file
-   (``input.uri=DIR output.uri=OUT``), run from the project root; the job's console lines are
+   (``input.uri=DIR output.uri=OUT``), run from the measured checkout (its own config); the job's console lines are
    time-stamped as they arrive, and OUT is polled every 20 ms for the first enhanced file
    (``*.wav`` outside ``_manifest``). Printed: launch -> first console line, -> "recordings to
    process" (the driver's work before Ray), -> first output, -> exit.
@@ -277,13 +277,13 @@ def _first_output(folder: Path) -> bool:
     return False
 
 
-def job_once(env: dict[str, str], input_dir: Path, out: Path, threads: str | None) -> dict[str, float]:
+def job_once(env: dict[str, str], code: Path, input_dir: Path, out: Path, threads: str | None) -> dict[str, float]:
     argv = [sys.executable, "-m", "jobs", "run", "configs/local.yaml", f"input.uri={input_dir}", f"output.uri={out}"]
     if threads:
         argv.append(f"model.enhance.num_threads={threads}")
     lines: list[tuple[float, str]] = []
     t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(argv, env=env, cwd=code, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def reader() -> None:
         for line in proc.stdout:  # type: ignore[union-attr]
@@ -323,7 +323,7 @@ print(json.dumps({"import ray": t1 - t0, "ray.init": t2 - t1, "ray.shutdown": t3
 """
 
 
-def job_figures(env: dict[str, str], wav: Path, work: Path, repeats: int, threads: str | None,
+def job_figures(env: dict[str, str], code: Path, wav: Path, work: Path, repeats: int, threads: str | None,
                 results: dict) -> None:
     input_dir = work / "job-in"
     input_dir.mkdir()
@@ -331,7 +331,7 @@ def job_figures(env: dict[str, str], wav: Path, work: Path, repeats: int, thread
     samples: dict[str, list[float]] = defaultdict(list)
     ray_samples: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for i in range(repeats):
-        for name, value in job_once(env, input_dir, work / f"job-out-{i}", threads).items():
+        for name, value in job_once(env, code, input_dir, work / f"job-out-{i}", threads).items():
             samples[name].append(value)
         for variant, kwargs in (("job's ray.init", {}), ("include_dashboard=False", {"include_dashboard": False})):
             _, _, stdout, _ = run_child([sys.executable, "-c", RAY_CHILD, json.dumps(kwargs)], env)
@@ -372,7 +372,7 @@ def main() -> None:
         if not args.skip_enhance:
             enhance_figures(env, wav, work, args.repeats, args.threads, results)
         if not args.skip_job:
-            job_figures(env, wav, work, args.repeats, args.threads, results)
+            job_figures(env, code, wav, work, args.repeats, args.threads, results)
     print(f"\n# done, {load()}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

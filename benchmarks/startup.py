@@ -60,8 +60,9 @@ HEAVY = ("torch", "pandas", "pyarrow", "fsspec", "numpy", "soundfile", "soxr", "
 # --------------------------------------------------------------------------- helpers
 
 
-def run_child(argv: list[str], env: dict[str, str], cwd: str | Path | None = None) -> tuple[float, float, str, str]:
-    """(wall s, CPU s of the child: user + sys, stdout, stderr) of one fresh process."""
+def run_child(argv: list[str], env: dict[str, str], cwd: str | Path) -> tuple[float, float, str, str]:
+    """(wall s, CPU s of the child: user + sys, stdout, stderr) of one fresh process. ``cwd``: not a
+    checkout (``python -c``/``-m`` put the working directory first on sys.path, before PYTHONPATH)."""
     import resource
 
     def children_cpu() -> float:
@@ -210,7 +211,7 @@ def enhance_figures(env: dict[str, str], wav: Path, work: Path, repeats: int, th
         for name, argv in (("python -c pass", [py, "-c", "pass"]),
                            ("python -c 'import torch'", [py, "-c", "import torch"]),
                            ("frcrn enhance one 3 s file", command(work / f"e2e-{i}"))):
-            wall, cpu, _, _ = run_child(argv, env)
+            wall, cpu, _, _ = run_child(argv, env, work)
             samples[name]["wall"].append(wall)
             samples[name]["cpu"].append(cpu)
         out = work / f"e2e-{i}" / "one.wav"
@@ -223,7 +224,8 @@ def enhance_figures(env: dict[str, str], wav: Path, work: Path, repeats: int, th
 
     # 2. imports
     out = work / "importtime"
-    proc = subprocess.run([py, "-X", "importtime", *command(out)[1:]], env=env, capture_output=True, text=True)
+    proc = subprocess.run([py, "-X", "importtime", *command(out)[1:]], env=env, cwd=work, capture_output=True,
+                          text=True)
     per_package: dict[str, float] = defaultdict(float)
     for line in proc.stderr.splitlines():
         m = re.match(r"import time:\s+(\d+) \|\s+\d+ \|(\s*)(\S+)", line)
@@ -244,7 +246,7 @@ def enhance_figures(env: dict[str, str], wav: Path, work: Path, repeats: int, th
     for i in range(repeats):
         argv = [py, __file__, "--child-breakdown", str(wav), str(work / f"bd-{i}")] + (
             ["--threads", threads] if threads else [])
-        _, _, stdout, _ = run_child(argv, env)
+        _, _, stdout, _ = run_child(argv, env, work)
         report = json.loads(stdout.strip().splitlines()[-1])
         threads_used = report["threads"]
         for name, wall, cpu in report["phases"]:
@@ -334,7 +336,7 @@ def job_figures(env: dict[str, str], code: Path, wav: Path, work: Path, repeats:
         for name, value in job_once(env, code, input_dir, work / f"job-out-{i}", threads).items():
             samples[name].append(value)
         for variant, kwargs in (("job's ray.init", {}), ("include_dashboard=False", {"include_dashboard": False})):
-            _, _, stdout, _ = run_child([sys.executable, "-c", RAY_CHILD, json.dumps(kwargs)], env)
+            _, _, stdout, _ = run_child([sys.executable, "-c", RAY_CHILD, json.dumps(kwargs)], env, work)
             for name, value in json.loads(stdout.strip().splitlines()[-1]).items():
                 ray_samples[variant][name].append(value)
     print(f"\n## 4. job: time from launch (median of {repeats}; {load()})")
@@ -362,12 +364,13 @@ def main() -> None:
         return
     code = args.code.resolve()
     env = {**os.environ, "PYTHONPATH": str(code)}
-    check = subprocess.run([sys.executable, "-c", "import frcrn, jobs; print(frcrn.__file__, jobs.__file__)"],
-                           env=env, capture_output=True, text=True, check=True).stdout.split()
-    print(f"# start-up: code {code} ({check[0]}), python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {load()}")
     results: dict = {"code": str(code), "threads": args.threads}
     with tempfile.TemporaryDirectory(prefix="frcrn-startup-") as tmp:
         work = Path(tmp)
+        found = subprocess.run([sys.executable, "-c", "import frcrn, jobs; print(frcrn.__file__, jobs.__file__)"],
+                               env=env, cwd=work, capture_output=True, text=True, check=True).stdout.split()
+        assert all(Path(f).resolve().is_relative_to(code) for f in found), f"{found} is not the code in {code}"
+        print(f"# start-up: code {code}, python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {load()}")
         wav = make_input(work / "in")
         if not args.skip_enhance:
             enhance_figures(env, wav, work, args.repeats, args.threads, results)

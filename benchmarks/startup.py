@@ -26,9 +26,10 @@ Every figure comes from real commands in fresh processes (`--repeats` of each; m
    time-stamped as they arrive, and OUT is polled every 20 ms for the first enhanced file
    (``*.wav`` outside ``_manifest``). Printed: launch -> first console line, -> "recordings to
    process" (the driver's work before Ray), -> first output, -> exit.
-5. **Ray start**: in a fresh process, ``import ray`` and ``ray.init`` with the job's own arguments
-   (``jobs.execution.init_ray``), then the same with ``include_dashboard=False``, each followed by
-   ``ray.shutdown``.
+5. **Ray start**: in a fresh process, ``import ray`` and ``ray.init`` as ``jobs.execution.init_ray``
+   calls it on a laptop, once with Ray's default (dashboard on, when ``ray[default]`` is installed)
+   and once with ``include_dashboard=False`` (the job's default now, ``ray.dashboard: false``),
+   each followed by ``ray.shutdown``.
 
 Wall times on a shared machine are noisy; CPU time is the steadier figure (but torch's second
 intra-op thread spin-waits when the cores are busy, which is CPU time too: compare with --threads 1).
@@ -315,7 +316,7 @@ import json, logging, sys, time
 t0 = time.perf_counter()
 import ray
 t1 = time.perf_counter()
-kwargs = dict(address=None, logging_level=logging.WARNING)  # jobs.execution.init_ray on a laptop
+kwargs = dict(address=None, logging_level=logging.WARNING)  # as jobs.execution.init_ray on a laptop
 kwargs.update(json.loads(sys.argv[1]))
 ray.init(**kwargs)
 t2 = time.perf_counter()
@@ -335,7 +336,8 @@ def job_figures(env: dict[str, str], code: Path, wav: Path, work: Path, repeats:
     for i in range(repeats):
         for name, value in job_once(env, code, input_dir, work / f"job-out-{i}", threads).items():
             samples[name].append(value)
-        for variant, kwargs in (("job's ray.init", {}), ("include_dashboard=False", {"include_dashboard": False})):
+        for variant, kwargs in (("dashboard (Ray's default)", {}),
+                                ("include_dashboard=False", {"include_dashboard": False})):
             _, _, stdout, _ = run_child([sys.executable, "-c", RAY_CHILD, json.dumps(kwargs)], env, work)
             for name, value in json.loads(stdout.strip().splitlines()[-1]).items():
                 ray_samples[variant][name].append(value)
@@ -357,20 +359,23 @@ def main() -> None:
     parser.add_argument("--skip-job", action="store_true", help="enhance figures only (no Ray)")
     parser.add_argument("--skip-enhance", action="store_true", help="job and Ray figures only")
     parser.add_argument("--json", type=Path, help="write every sample here")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="set in every child's environment, e.g. OMP_WAIT_POLICY=PASSIVE (repeatable)")
     parser.add_argument("--child-breakdown", nargs=2, metavar=("WAV", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_breakdown:
         breakdown_child(*args.child_breakdown, args.threads)
         return
     code = args.code.resolve()
-    env = {**os.environ, "PYTHONPATH": str(code)}
-    results: dict = {"code": str(code), "threads": args.threads}
+    env = {**os.environ, **dict(e.split("=", 1) for e in args.env), "PYTHONPATH": str(code)}
+    results: dict = {"code": str(code), "threads": args.threads, "env": args.env}
     with tempfile.TemporaryDirectory(prefix="frcrn-startup-") as tmp:
         work = Path(tmp)
         found = subprocess.run([sys.executable, "-c", "import frcrn, jobs; print(frcrn.__file__, jobs.__file__)"],
                                env=env, cwd=work, capture_output=True, text=True, check=True).stdout.split()
         assert all(Path(f).resolve().is_relative_to(code) for f in found), f"{found} is not the code in {code}"
-        print(f"# start-up: code {code}, python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {load()}")
+        print(f"# start-up: code {code}, python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {load()}"
+              + (f", env {' '.join(args.env)}" if args.env else ""))
         wav = make_input(work / "in")
         if not args.skip_enhance:
             enhance_figures(env, wav, work, args.repeats, args.threads, results)

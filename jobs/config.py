@@ -209,6 +209,10 @@ class RayConfig:
     """Ray cluster address; null = connect to the cluster this was submitted to, or start local."""
     num_cpus: int | None = None
     """Only when starting a local Ray instance."""
+    dashboard: bool = False
+    """Only when starting a local Ray instance: start its dashboard too (http://127.0.0.1:8265,
+    needs ``ray[default]``). Off by default: its processes cost seconds of start-up and CPU
+    beside the job, which prints its own progress; a cluster's dashboard is the cluster's."""
     progress_bars: bool | Literal["auto"] = "auto"
     """Ray Data's own progress reporting (its bars on a terminal, else its periodic dumps into Ray
     Data's log). "auto": on only when the job's stdout is a terminal, so a non-interactive run

@@ -79,8 +79,10 @@ def init_ray(cfg: JobConfig) -> bool:
         address=cfg.ray.address or None,
         logging_level=getattr(logging, cfg.ray.log_level.upper(), logging.WARNING),
     )  # log_to_driver: Ray's default (RAY_LOG_TO_DRIVER, on); the command line sends it to the log
-    if not cfg.ray.address and not os.environ.get("RAY_ADDRESS") and cfg.ray.num_cpus:
-        kwargs["num_cpus"] = cfg.ray.num_cpus
+    if not cfg.ray.address and not os.environ.get("RAY_ADDRESS"):
+        kwargs["include_dashboard"] = cfg.ray.dashboard  # used only if this starts Ray (ignored on connect)
+        if cfg.ray.num_cpus:
+            kwargs["num_cpus"] = cfg.ray.num_cpus
     ray.init(**kwargs)
     return True
 

@@ -147,6 +147,20 @@ def _check_native(state: Mapping[str, torch.Tensor], model: FRCRN, source: str) 
         raise CheckpointError(f"{source} does not fit FRCRN {model.config.to_dict()}: " + "; ".join(problems))
 
 
+def _unloaded_model(config: ModelConfig) -> FRCRN:
+    """FRCRN of this shape on the CPU with uninitialised weights, for a checkpoint to fill.
+
+    Built on the meta device, so neither the random initialisation nor the STFT kernels' pseudo-inverse
+    (about a second of CPU, more with busy cores) is computed only to be overwritten; then every
+    parameter and buffer gets uninitialised CPU storage. Every one of them is in the state_dict, which
+    `load_checkpoint` loads with strict=True after `_check_native`, so nothing stays uninitialised.
+    (`Module.to_empty` does the same with `torch.empty_like`, whose meta-tensor path imports sympy:
+    ~0.8 s of the start-up here.)"""
+    with torch.device("meta"):
+        model = FRCRN(config)
+    return model._apply(lambda t: torch.empty(t.shape, dtype=t.dtype, device="cpu"))
+
+
 def load_checkpoint(source: str | Path | None = None, *,
                     storage_options: Mapping[str, Any] | None = None) -> tuple[FRCRN, CheckpointInfo]:
     """Build the network a checkpoint describes and load its weights (eval mode, CPU, float32).
@@ -163,7 +177,7 @@ def load_checkpoint(source: str | Path | None = None, *,
         config = ModelConfig.from_dict(header.get("config", {}))
         provenance = header.get("provenance", {})
         fmt, model_id = "frcrn", header.get("model_id", "frcrn")
-        model = FRCRN(config)
+        model = _unloaded_model(config)
     elif kind in ("torch-zip", "torch-legacy"):
         raw, fmt = _unwrap(_torch_load(data, source), source)
         if not looks_official(raw):
@@ -172,7 +186,7 @@ def load_checkpoint(source: str | Path | None = None, *,
         try:
             canonical = dealias(raw)
             config = infer_config(canonical)
-            model = FRCRN(config)
+            model = _unloaded_model(config)
             state = official_to_native(canonical, config, {k: v.shape for k, v in model.state_dict().items()})
         except (LayoutError, ValueError) as error:
             raise CheckpointError(f"{source}: {error}") from None

@@ -51,7 +51,13 @@ class ConvSTFTPair(nn.Module):
     def __init__(self, win_len: int = 640, hop: int = 320, fft_len: int = 640) -> None:
         super().__init__()
         self.win_len, self.hop, self.fft_len = win_len, hop, fft_len
-        analysis, synthesis, window = stft_kernels(win_len, fft_len)
+        if torch.get_default_device().type == "meta":
+            # shapes only, no pseudo-inverse: `frcrn.model.checkpoint` builds on the meta device and
+            # then loads every buffer from the checkpoint
+            kernel = (fft_len + 2, 1, win_len)
+            analysis, synthesis, window = torch.empty(kernel), torch.empty(kernel), torch.empty(1, win_len, 1)
+        else:
+            analysis, synthesis, window = stft_kernels(win_len, fft_len)
         self.register_buffer("analysis", analysis)
         self.register_buffer("synthesis", synthesis)
         self.register_buffer("window", window)

@@ -157,3 +157,28 @@ def test_a_wav_given_as_the_config_is_a_config_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "Traceback" not in err, err
     assert "config error" in err and "noisy.wav" in err and "not a YAML config file" in err
+
+
+@pytest.mark.parametrize(("overrides", "env", "expected"), [
+    ([], None, {"include_dashboard": False}),
+    (["ray.dashboard=true", "ray.num_cpus=2"], None, {"include_dashboard": True, "num_cpus": 2}),
+    (["ray.address=ray://head:10001"], None, {}),
+    ([], "head:6379", {}),
+])
+def test_a_local_ray_starts_without_its_dashboard_unless_asked(monkeypatch, overrides, env, expected):
+    """``ray.dashboard`` (default false) and ``ray.num_cpus`` go to ``ray.init`` only when the job
+    starts a local Ray, never when it connects to a cluster."""
+    import ray
+
+    from jobs.execution import init_ray
+
+    calls = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kwargs: calls.append(kwargs))
+    if env is None:
+        monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    else:
+        monkeypatch.setenv("RAY_ADDRESS", env)
+    assert init_ray(load_config(LOCAL, overrides)) is True
+    (kwargs,) = calls
+    assert {k: v for k, v in kwargs.items() if k in ("include_dashboard", "num_cpus")} == expected

@@ -141,6 +141,29 @@ def test_narrow_model_round_trips_with_its_config(tmp_path, probe):
     assert torch.equal(_run(loaded, probe), _run(model, probe))
 
 
+def test_loading_builds_without_init_yet_equals_a_model_built_and_loaded_the_plain_way(tmp_path, probe):
+    """load_checkpoint builds on the meta device (no random init, no STFT pseudo-inverse) and fills
+    everything from the file: the same tensors, trainable parameters and outputs as FRCRN(config) +
+    load_state_dict, and no parameter or buffer outside the state_dict that could stay uninitialised."""
+    torch.manual_seed(6)
+    model = FRCRN(SMALL_CONFIG).eval()
+    path = tmp_path / "small.safetensors"
+    save_checkpoint(model, path)
+    loaded, _ = load_checkpoint(path)
+    plain = FRCRN(SMALL_CONFIG)
+    plain.load_state_dict(model.state_dict())
+    plain.eval()
+    state = loaded.state_dict()
+    names = {n for n, _ in loaded.named_parameters()} | {n for n, _ in loaded.named_buffers()}
+    assert names == set(state) == set(plain.state_dict())
+    assert all(p.device.type == "cpu" and p.requires_grad for p in loaded.parameters())
+    assert all(torch.equal(v, state[k]) for k, v in plain.state_dict().items())
+    assert torch.equal(_run(loaded, probe), _run(plain, probe)) and torch.equal(_run(loaded, probe), _run(model, probe))
+    with torch.device("meta"):
+        shapes = {k: v.shape for k, v in FRCRN(SMALL_CONFIG).state_dict().items()}
+    assert shapes == {k: v.shape for k, v in model.state_dict().items()}
+
+
 def test_depth_14_is_the_official_unet_geometry():
     from frcrn.model.network import unet_kernels
 

@@ -235,7 +235,7 @@ class CpuMonitor:
     the process's title at that moment (a Ray worker's title names the task it runs), so the
     total splits by stage. Processes that end lose at most their last interval."""
 
-    def __init__(self, every: float = 0.5) -> None:
+    def __init__(self, every: float = 2.0) -> None:
         self.every, self.tick = every, os.sysconf("SC_CLK_TCK")
         self.last: dict[int, float] = {}
         self.by_title: dict[str, float] = {}

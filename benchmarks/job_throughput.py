@@ -187,8 +187,8 @@ def bare_throughput(files: list[Path], checkpoint: str | None, replicas: int, th
     shares = [s for s in (waves[i::replicas] for i in range(replicas)) if s]
     ctx = mp.get_context("spawn")
     barrier, results = ctx.Barrier(len(shares)), ctx.Queue()
-    procs = [ctx.Process(target=_bare_worker, args=(checkpoint, threads, s, list(batches), barrier, results))
-             for s in shares]
+    procs = [ctx.Process(target=_bare_worker, args=(checkpoint, threads, s, list(batches), barrier, results),
+                         daemon=True) for s in shares]
     for proc in procs:
         proc.start()
     spans = [results.get() for _ in procs]

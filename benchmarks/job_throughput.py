@@ -115,15 +115,15 @@ def _load_16k(paths: list[Path]) -> list[np.ndarray]:
     return out
 
 
-def make_speech_files(folder: Path, n: int, seconds: float, seed: int = 0) -> list[str]:
+def make_speech_files(folder: Path, n: int, seconds: float, seed: int = 0, data: Path = DATA) -> list[str]:
     """n files of ``seconds`` +- 10 %: real speech cuts mixed with real noise (see the docstring)."""
     from frcrn.audio import resample
 
-    speech_dir = DATA / "speech_librispeech_samples"
+    speech_dir = data / "speech_librispeech_samples"
     speech_paths = sorted(speech_dir.rglob("*.flac")) if speech_dir.exists() else []
     if not speech_paths:
         speech_paths = sorted(p for p in (ROOT / "jobs" / "demo" / "audio").glob("*") if p.suffix in (".wav", ".flac"))
-    noise_paths = sorted((DATA / "noise_recorded").rglob("*.flac")) if (DATA / "noise_recorded").exists() else []
+    noise_paths = sorted((data / "noise_recorded").rglob("*.flac")) if (data / "noise_recorded").exists() else []
     speech = np.concatenate(_load_16k(speech_paths))  # one long stream of read speech, cut anywhere
     noises = _load_16k(noise_paths[:: max(1, len(noise_paths) // 60)]) or [None]
     rng = np.random.default_rng(seed)
@@ -353,6 +353,7 @@ def main() -> int:
                    help="a job config override (repeatable), e.g. compute.files_per_model_batch=16")
     p.add_argument("--checkpoint", default=None, help="default: shipped weights, else the parity fixture")
     p.add_argument("--json", default=None, help="also write the JSON result to this file")
+    p.add_argument("--data", default=str(DATA), help="the folder with speech_librispeech_samples and noise_recorded")
     args = p.parse_args()
     files, seconds = SETS[args.set] if args.set else (8, None)
     files = args.files or files
@@ -364,7 +365,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder, out = Path(tmp) / "in", Path(tmp) / "out"
         folder.mkdir()
-        names = make_files(folder, files) if seconds is None else make_speech_files(folder, files, seconds)
+        names = (make_files(folder, files) if seconds is None
+                 else make_speech_files(folder, files, seconds, data=Path(args.data)))
         bare, job = bare_halves([folder / n for n in names], checkpoint, args.replicas, args.threads, batches,
                                 lambda: job_throughput(folder, out, checkpoint, args.replicas, args.threads, args.job))
     load_at_end = _load()

@@ -310,8 +310,8 @@ class _Measures:
         from frcrn.quality.measures import measure_many
 
         queued, self.queued = self.queued, []
-        long = [q for q in queued if q[1].size > MEASURE_RUN_MAX_SECONDS * q[2]]
-        runs = [[q for q in queued if q not in long]] + [[q] for q in long]
+        is_long = [x.size > MEASURE_RUN_MAX_SECONDS * rate for _, x, rate, _ in queued]
+        runs = [[q for q, lg in zip(queued, is_long) if not lg]] + [[q] for q, lg in zip(queued, is_long) if lg]
         for run in (r for r in runs if r):
             t0 = time.perf_counter()
             values = measure_many([(x, rate) for _, x, rate, _ in run], self.suffix)

@@ -152,15 +152,18 @@ def read_decode(batch: pa.Table, settings: StageSettings) -> pa.Table:
     datas = _fetch(uris, members, settings)
     fetch_share = (time.perf_counter() - t_batch) / max(1, len(rows))
     scorer = _dnsmos(settings)
+    measures = _Measures(settings.measures, "_in")
     for row, data in zip(rows, datas):
         t0 = time.perf_counter()
         try:
-            _decode_into(row, data, settings, scorer)
+            _decode_into(row, data, settings, scorer, measures)
         except Exception as err:  # one bad file must not stop the batch
             log.exception("unexpected error reading %s", row["input_uri"])
             _fail(row, "read_error", f"{row['input_uri']}: unexpected {type(err).__name__} while reading: {err}")
         finally:
             row["processing_s"] = fetch_share + (time.perf_counter() - t0)
+        measures.flush_if_full()
+    measures.flush()
     return rows_to_table(rows, PIPELINE_SCHEMA)
 
 
@@ -191,7 +194,8 @@ def _fetch(uris: list[str], members: list[str], settings: StageSettings) -> list
     return out
 
 
-def _decode_into(row: dict[str, Any], data: bytes | BaseException, settings: StageSettings, scorer) -> None:
+def _decode_into(row: dict[str, Any], data: bytes | BaseException, settings: StageSettings, scorer,
+                 measures: _Measures) -> None:
     """One fetched object -> the row's input measurements and its 16 kHz waveform, or an error."""
     from frcrn.audio import AudioError, decode_audio
 
@@ -210,17 +214,19 @@ def _decode_into(row: dict[str, Any], data: bytes | BaseException, settings: Sta
         _fail(row, err.kind, f"{uri}: {err}")
         return
     del data
-    x, src = decoded.samples, decoded.source
+    src = decoded.source
     row.update(
         input_format=f"{src.format}/{src.subtype}",
         input_sample_rate=src.sample_rate,
         input_channels=src.channels,
         input_duration_s=src.duration_seconds,
-        audio=x.astype(np.float32, copy=False).tobytes(),
+        audio=decoded.samples.astype(np.float32, copy=False).tobytes(),
     )
+    del decoded
+    x = _waveform(row["audio"])  # a view of the row's bytes: measurements waiting for their run cost no copy
     scorer = scorer if settings.scores(uri, "in") else None
     for seg in row["segments"]:
-        _measure_input(seg, x, uri, scorer, settings.measures)
+        _measure_input(seg, x, uri, scorer, measures, row)
 
 
 def _segment_bounds(seg: dict[str, Any], n: int, rate: int) -> tuple[int, int] | str:
@@ -237,12 +243,12 @@ def _segment_bounds(seg: dict[str, Any], n: int, rate: int) -> tuple[int, int] |
     return round(start * rate), min(n, round(end * rate))
 
 
-def _measure_input(seg: dict[str, Any], x: np.ndarray, uri: str, scorer, measures: bool) -> None:
+def _measure_input(seg: dict[str, Any], x: np.ndarray, uri: str, scorer, measures: _Measures,
+                   row: dict[str, Any]) -> None:
     """The input measurements of one segment (the whole recording for a whole-file line), on
     the 16 kHz signal the model sees (so ``bandwidth_hz_in`` is at most 8 kHz: what the model
-    gets, not what the file had)."""
+    gets, not what the file had); the curation measures join the task's shared run."""
     from frcrn.audio import SAMPLE_RATE, clipping_fraction, level_dbfs
-    from frcrn.quality.measures import measure_all
 
     bounds = _segment_bounds(seg, x.size, SAMPLE_RATE)
     if isinstance(bounds, str):
@@ -252,8 +258,7 @@ def _measure_input(seg: dict[str, Any], x: np.ndarray, uri: str, scorer, measure
     seg.update(level_in_dbfs=level_dbfs(part), clip_fraction_in=clipping_fraction(part))
     if scorer is not None:
         _score_into(scorer, part, seg, "in", uri)
-    if measures:
-        seg.update(measure_all(part, SAMPLE_RATE, suffix="_in"))
+    measures.add(seg, part, SAMPLE_RATE, row)
 
 
 def _dnsmos(settings: StageSettings):
@@ -270,6 +275,50 @@ def _score_into(scorer, samples: np.ndarray, row: dict[str, Any], which: str, ur
         row[f"dnsmos_ovrl_{which}"] = s["ovrl"]
     except Exception as err:  # quality columns are optional, the audio is not
         log.warning("DNSMOS failed for %s: %s", uri, err)
+
+
+MEASURE_RUN_FILES = 16
+"""Waveforms measured in one shared run (``frcrn.quality.measures.measure_many``: one VAD pass
+for all of them, about half the CPU of one per file for short files)."""
+MEASURE_RUN_MAX_SECONDS = 30.0
+"""Longer waveforms are measured alone, at once: a shared run pads every waveform to the longest."""
+
+
+class _Measures:
+    """The curation measures (``measures.enabled``) of one task's segments, run together.
+
+    ``add`` queues a waveform and the dict its values go to (``<measure><suffix>``); ``flush``
+    measures what is queued, ``flush_if_full`` when MEASURE_RUN_FILES are (the stages call it
+    between rows, outside a row's own timing). The time taken is added to the ``processing_s``
+    of each waveform's row, shared by length."""
+
+    def __init__(self, enabled: bool, suffix: str) -> None:
+        self.enabled, self.suffix = enabled, suffix
+        self.queued: list[tuple[dict[str, Any], np.ndarray, int, dict[str, Any]]] = []
+
+    def add(self, target: dict[str, Any], x: np.ndarray, rate: int, row: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        self.queued.append((target, x, rate, row))
+
+    def flush_if_full(self) -> None:
+        if len(self.queued) >= MEASURE_RUN_FILES or any(
+                x.size > MEASURE_RUN_MAX_SECONDS * rate for _, x, rate, _ in self.queued):
+            self.flush()
+
+    def flush(self) -> None:
+        from frcrn.quality.measures import measure_many
+
+        queued, self.queued = self.queued, []
+        is_long = [x.size > MEASURE_RUN_MAX_SECONDS * rate for _, x, rate, _ in queued]
+        runs = [[q for q, lg in zip(queued, is_long) if not lg]] + [[q] for q, lg in zip(queued, is_long) if lg]
+        for run in (r for r in runs if r):
+            t0 = time.perf_counter()
+            values = measure_many([(x, rate) for _, x, rate, _ in run], self.suffix)
+            share = (time.perf_counter() - t0) / (sum(x.size / rate for _, x, rate, _ in run) or 1.0)
+            for (target, x, rate, row), v in zip(run, values):
+                target.update(v)
+                row["processing_s"] = float(row.get("processing_s") or 0.0) + share * x.size / rate
 
 
 # --------------------------------------------------------------------------- stage 2: enhance
@@ -437,6 +486,7 @@ def write_outputs(batch: pa.Table, settings: StageSettings) -> list[dict[str, An
     rows = _rows(batch)
     fs = filesystem(settings.output_protocol, settings.output_storage_options)
     scorer = _dnsmos(settings)
+    measures = _Measures(settings.measures, "_out")
     records: list[dict[str, Any]] = []
     for row in rows:
         audio = row.pop("audio", None)
@@ -452,7 +502,9 @@ def write_outputs(batch: pa.Table, settings: StageSettings) -> list[dict[str, An
                 row.pop("audio", None)
                 row["processing_s"] = float(row["processing_s"] or 0.0) + (time.perf_counter() - t0)
         scores_out = scorer if settings.scores(row["input_uri"], "out") else None
-        records += _segment_records(row, written, scores_out, settings.measures)
+        records += _segment_records(row, written, scores_out, measures)
+        measures.flush_if_full()
+    measures.flush()
     return records
 
 
@@ -488,12 +540,11 @@ def _write_output(row: dict[str, Any], y: np.ndarray, fs, settings: StageSetting
 
 
 def _segment_records(row: dict[str, Any], written: _Written | None, scorer,
-                     measures: bool) -> list[dict[str, Any]]:
+                     measures: _Measures) -> list[dict[str, Any]]:
     """One record per segment of the recording: its slice, the input measurements the read
     stage made on it and the output ones made here (levels on the written signal, DNSMOS on the
     16 kHz one); a segment outside the recording is an error of that line only."""
     from frcrn.audio import SAMPLE_RATE, clipping_fraction, level_dbfs
-    from frcrn.quality.measures import measure_all
 
     segments = row.pop("segments", None) or [{"offset": None, "duration": None}]
     records = []
@@ -507,8 +558,8 @@ def _segment_records(row: dict[str, Any], written: _Written | None, scorer,
             y, out, rate = written
             lo, hi = _segment_bounds(seg, out.size, rate)
             rec.update(level_out_dbfs=level_dbfs(out[lo:hi]), clip_fraction_out=clipping_fraction(out[lo:hi]))
-            if measures:  # on the written signal: at the input's rate, bandwidth_hz_out shows 8 kHz
-                rec.update(measure_all(out[lo:hi], rate, suffix="_out"))
+            # on the written signal: at the input's rate, bandwidth_hz_out shows 8 kHz
+            measures.add(rec, out[lo:hi], rate, rec)
             if scorer is not None:
                 a, b = _segment_bounds(seg, y.size, SAMPLE_RATE)
                 _score_into(scorer, y[a:b], rec, "out", row["input_uri"])

@@ -11,8 +11,9 @@ the same way on input and output:
 * ``bandwidth_hz``: highest frequency with real content (:mod:`.bandwidth`): shows 4 kHz
   telephone audio hiding in 48 kHz files, and that FRCRN's output stops at 8 kHz.
 
-:func:`measure_all` computes all four, each in isolation: a measure that fails gives None and a
-logged warning, never an exception, so one odd file cannot fail a batch. Every measure returns a
+:func:`measure_all` computes all four (:func:`measure_many` for several waveforms, sharing the VAD
+runs), each in isolation: a measure that fails gives None and a logged warning, never an
+exception, so one odd file cannot fail a batch. Every measure returns a
 Python float, or None where it is undefined (too short, digital silence); none returns NaN.
 All run on CPU in one thread; importing this module needs only numpy (onnxruntime, soxr and
 pyloudnorm are imported on first use, torch never).
@@ -23,7 +24,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,9 +32,9 @@ import numpy as np
 from frcrn.quality._input import as_mono
 from frcrn.quality.bandwidth import bandwidth_hz
 from frcrn.quality.snr import wada_snr
-from frcrn.quality.vad import speech_ratio
+from frcrn.quality.vad import speech_ratio, speech_ratios
 
-__all__ = ["MEASURES", "bandwidth_hz", "loudness_lufs", "measure_all", "speech_ratio", "wada_snr"]
+__all__ = ["MEASURES", "bandwidth_hz", "loudness_lufs", "measure_all", "measure_many", "speech_ratio", "wada_snr"]
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +76,20 @@ MEASURES: dict[str, Callable[[np.ndarray, int], float | None]] = {
 }
 
 
-def measure_all(x: np.ndarray, rate: int, suffix: str = "") -> dict[str, float | None]:
+def measure_all(x: np.ndarray, rate: int, suffix: str = "", *,
+                known: Mapping[str, float | None] | None = None) -> dict[str, float | None]:
     """All measures of one mono waveform: ``{"speech_ratio" + suffix: ..., "snr_db" + suffix: ...,
     "loudness_lufs" + suffix: ..., "bandwidth_hz" + suffix: ...}`` (the job passes "_in"/"_out").
+    ``known``: values already measured (by name, without the suffix), taken as they are.
 
     Never raises: a measure that fails (bad input, a missing package) is None, with a warning
     logged that names it.
     """
     out: dict[str, float | None] = {}
     for name, measure in MEASURES.items():
+        if known is not None and name in known:
+            out[name + suffix] = known[name]
+            continue
         try:
             value = measure(x, rate)
             out[name + suffix] = None if value is None else float(value)
@@ -91,3 +97,15 @@ def measure_all(x: np.ndarray, rate: int, suffix: str = "") -> dict[str, float |
             log.warning("measure %s failed (%s: %s); recorded as None", name, type(err).__name__, err)
             out[name + suffix] = None
     return out
+
+
+def measure_many(items: Sequence[tuple[np.ndarray, int]], suffix: str = "") -> list[dict[str, float | None]]:
+    """:func:`measure_all` of several ``(waveform, rate)`` pairs, with the same values: the speech
+    ratio's VAD runs over all of them at once (:func:`frcrn.quality.vad.speech_ratios`; about half
+    the CPU for short files), the other measures one by one. If the shared VAD run fails, each
+    waveform is measured alone, so one odd file still cannot fail the others."""
+    try:
+        ratios = speech_ratios(items)
+    except Exception:
+        return [measure_all(x, rate, suffix) for x, rate in items]
+    return [measure_all(x, rate, suffix, known={"speech_ratio": r}) for (x, rate), r in zip(items, ratios)]

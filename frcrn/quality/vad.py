@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,9 @@ __all__ = [
     "SAMPLE_RATE",
     "model_path",
     "speech_probabilities",
+    "speech_probabilities_many",
     "speech_ratio",
+    "speech_ratios",
     "speech_segments",
 ]
 
@@ -89,23 +92,43 @@ def to_16k(x: np.ndarray, rate: int) -> np.ndarray:
 
 def speech_probabilities(x: np.ndarray, rate: int) -> np.ndarray:
     """Silero's speech probability for each 32 ms frame of ``x`` (float32, one per started frame)."""
-    audio = to_16k(x, rate)
-    count = -(-audio.size // FRAME)
-    if count == 0:
-        return np.zeros(0, dtype=np.float32)
-    # zeros for the first frame's context, the audio, zeros to fill the last frame: model input i
-    # is then padded[i * FRAME : i * FRAME + CONTEXT + FRAME], the previous frame's last CONTEXT
-    # samples and frame i, as a view: one copy of the audio, none per frame
-    padded = np.zeros(CONTEXT + count * FRAME, dtype=np.float32)
-    padded[CONTEXT:CONTEXT + audio.size] = audio
+    return speech_probabilities_many([to_16k(x, rate)])[0]
+
+
+def speech_probabilities_many(signals: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """:func:`speech_probabilities` of several 16 kHz signals, one model call per 32 ms frame for
+    all of them (the model's batch dimension): a task's short files cost about half the CPU of a
+    call per file and frame (measured: 8 files of 2 s, 67 -> 32 ms). Every signal has its own
+    recurrent state and context, and leaves the batch when it ends, so its probabilities are
+    those it gets alone (a test checks it)."""
+    audios = [as_mono(s, np.float32) for s in signals]
+    counts = [-(-a.size // FRAME) for a in audios]
+    out = [np.zeros(0, dtype=np.float32) for _ in audios]
+    rows = sorted((k for k, c in enumerate(counts) if c), key=lambda k: -counts[k])  # longest first
+    if not rows:
+        return out
+    longest = counts[rows[0]]
+    # per row: zeros for the first frame's context, the audio, zeros to fill the last frame; model
+    # input i is then padded[:, i * FRAME : i * FRAME + CONTEXT + FRAME], the previous frame's
+    # last CONTEXT samples and frame i
+    padded = np.zeros((len(rows), CONTEXT + longest * FRAME), dtype=np.float32)
+    for r, k in enumerate(rows):
+        padded[r, CONTEXT:CONTEXT + audios[k].size] = audios[k]
     session = _session()
-    state = np.zeros(STATE_SHAPE, dtype=np.float32)
+    state = np.zeros((STATE_SHAPE[0], len(rows), STATE_SHAPE[2]), dtype=np.float32)
     sr = np.array(SAMPLE_RATE, dtype=np.int64)
-    out = np.empty(count, dtype=np.float32)
-    for i in range(count):
-        window = padded[None, i * FRAME:i * FRAME + CONTEXT + FRAME]
-        prob, state = session.run(None, {"input": window, "state": state, "sr": sr})
-        out[i] = prob.reshape(-1)[0]
+    probs = np.empty((len(rows), longest), dtype=np.float32)
+    live = len(rows)
+    for i in range(longest):
+        while counts[rows[live - 1]] <= i:  # rows are longest first: the ended ones are last
+            live -= 1
+        window = np.ascontiguousarray(padded[:live, i * FRAME:i * FRAME + CONTEXT + FRAME])
+        prob, new_state = session.run(None, {"input": window, "state": np.ascontiguousarray(state[:, :live]),
+                                             "sr": sr})
+        state[:, :live] = new_state
+        probs[:live, i] = prob.reshape(-1)
+    for r, k in enumerate(rows):
+        out[k] = probs[r, :counts[k]].copy()
     return out
 
 
@@ -171,11 +194,24 @@ def speech_ratio(x: np.ndarray, rate: int, threshold: float = 0.5) -> float | No
     10 s of audio (measured on a shared 2-core machine), plus the resampling for rates other than
     16 kHz.
     """
+    return speech_ratios([(x, rate)], threshold)[0]
+
+
+def speech_ratios(items: Sequence[tuple[np.ndarray, int]], threshold: float = 0.5) -> list[float | None]:
+    """:func:`speech_ratio` of several ``(waveform, rate)`` pairs, the VAD run over all of them at
+    once (:func:`speech_probabilities_many`); the same values as one by one."""
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
-    x = as_mono(x, np.float32)
-    if x.size <= MIN_SPEECH_SECONDS * rate:
-        return None
-    audio = to_16k(x, rate)
-    segments = speech_segments(speech_probabilities(audio, SAMPLE_RATE), audio.size, threshold)
-    return float(sum(e - s for s, e in segments)) / audio.size
+    audios: list[np.ndarray | None] = []
+    for x, rate in items:
+        x = as_mono(x, np.float32)
+        audios.append(None if x.size <= MIN_SPEECH_SECONDS * rate else to_16k(x, rate))
+    probs = iter(speech_probabilities_many([a for a in audios if a is not None]))
+    ratios: list[float | None] = []
+    for audio in audios:
+        if audio is None:
+            ratios.append(None)
+            continue
+        segments = speech_segments(next(probs), audio.size, threshold)
+        ratios.append(float(sum(e - s for s, e in segments)) / audio.size)
+    return ratios

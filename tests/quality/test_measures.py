@@ -263,3 +263,24 @@ def test_a_failing_measure_is_none_and_logged_and_the_others_still_run(monkeypat
     assert row["speech_ratio"] is None
     assert row["loudness_lufs"] == pytest.approx(-23.0, abs=0.1)
     assert "speech_ratio" in caplog.text and "model file unreadable" in caplog.text
+
+
+# --------------------------------------------------------------------------- several at once
+
+
+def test_measuring_many_at_once_gives_each_waveform_its_own_values():
+    """measure_many runs the VAD over all waveforms together (the model's batch dimension); every
+    waveform still gets exactly what measure_all gives it alone: its own recurrent state, and it
+    leaves the batch when it ends. Mixed lengths (one too short for a speech ratio), rates and a
+    silent one, in an order that is not sorted by length."""
+    x, rate = _speech()
+    noise = np.random.default_rng(5).standard_normal(x.size).astype(np.float32) * 0.01
+    items = [(x[:3 * rate], rate), (x[rate:rate + 3000], rate), (np.zeros(rate, np.float32), rate),
+             (soxr.resample(x[: 5 * rate], rate, 44100).astype(np.float32), 44100), (x + noise, rate),
+             (x[2 * rate:4 * rate + 123] + noise[:2 * rate + 123], rate)]
+    together = measures.measure_many(items, suffix="_in")
+    assert together == [measure_all(a, r, suffix="_in") for a, r in items]
+    probs = vad.speech_probabilities_many([a for a, r in items if r == 16000])
+    alone = [vad.speech_probabilities(a, r) for a, r in items if r == 16000]
+    assert [p.shape for p in probs] == [p.shape for p in alone]
+    assert max(float(np.abs(p - q).max()) for p, q in zip(probs, alone) if p.size) <= 1e-6

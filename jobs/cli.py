@@ -64,6 +64,8 @@ code  meaning
 75    EX_TEMPFAIL: another live run holds the lease on this output location; retry later
 130   stopped by SIGINT (Ctrl-C); 143: stopped by SIGTERM. What finished is recorded, the other
       inputs are ``job_failed`` rows; run the same command again to resume
+141   stdout was closed by its reader before the command finished writing (``... | head``):
+      the printed output is cut short; nothing else is affected (as with ``cat``, 128 + SIGPIPE)
 ====  ==========================================================================================
 
 The console shows the job's own lines only; Ray's logs, native log lines and tracebacks go to a
@@ -92,6 +94,7 @@ from jobs.errors import (
     SpecError,
     StorageFailure,
     first_line,
+    quiet_when_reader_goes,
 )
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "local.yaml")
@@ -142,6 +145,10 @@ def _export_parser(sub) -> None:
 
 def main(argv: list[str] | None = None, prog: str = "frcrn-job") -> int:
     """``frcrn-job`` / ``python -m jobs`` / ``frcrn job``: returns the exit status (table above)."""
+    return quiet_when_reader_goes(lambda: _main(argv, prog))
+
+
+def _main(argv: list[str] | None, prog: str) -> int:
     args = _parser(prog).parse_args(argv)
     if args.command == "export":
         return _export(args)

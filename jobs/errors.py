@@ -8,7 +8,8 @@ can act on: what failed, where (the config key and the URI or endpoint) and what
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -19,6 +20,7 @@ __all__ = [
     "EXIT_INTERNAL",
     "EXIT_NOTHING_PROCESSED",
     "EXIT_OK",
+    "EXIT_READER_GONE",
     "EXIT_STORAGE",
     "EXIT_TEMPFAIL",
     "JobFailed",
@@ -28,6 +30,7 @@ __all__ = [
     "StorageFailure",
     "endpoint_of",
     "first_line",
+    "quiet_when_reader_goes",
     "storage_failure_message",
     "storage_step",
 ]
@@ -39,6 +42,7 @@ EXIT_ERROR_ROWS = 3          # finished, but error rows exist (job.fail_on_error
 EXIT_NOTHING_PROCESSED = 4   # finished, but every input is an error row (export: no row selected)
 EXIT_STORAGE = 5             # storage or network failure at the job level
 EXIT_TEMPFAIL = 75           # EX_TEMPFAIL: another run holds this output location; retry later
+EXIT_READER_GONE = 141       # 128 + SIGPIPE: stdout's reader closed it early (`frcrn info X | head`)
 
 
 class JobFailed(RuntimeError):
@@ -157,3 +161,19 @@ def storage_step(key: str, uri: str, storage_options: Mapping[str, Any], doing: 
         if message is None:
             raise
         raise StorageFailure(message) from err
+
+
+def quiet_when_reader_goes(main: Callable[[], int]) -> int:
+    """Run a command's ``main``; when the reader of its stdout went away (``| head``, a closed
+    pager), end with EXIT_READER_GONE and no traceback, as ``cat`` or ``ls`` would (killed by
+    SIGPIPE: 128 + 13). Python ignores SIGPIPE and raises BrokenPipeError instead, at the write
+    that found the pipe closed or at the final flush; stdout is pointed at /dev/null so that the
+    interpreter's own flush at exit does not raise again."""
+    try:
+        status = main()
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_READER_GONE

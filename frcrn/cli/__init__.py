@@ -48,6 +48,14 @@ def _job(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``frcrn`` command; returns its exit status (``frcrn job``: the job's table in
+    ``jobs.cli``). Output cut short by its reader (``frcrn info X | head``) ends quietly with 141."""
+    from jobs.errors import quiet_when_reader_goes
+
+    return quiet_when_reader_goes(lambda: _main(argv))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["job"]:  # everything after `job` is the job command's own (--help included)
         return _job(arguments[1:])

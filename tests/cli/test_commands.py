@@ -59,3 +59,16 @@ def test_eval_config_errors_are_one_line_naming_the_key(capsys, override, named)
     assert main(["eval", "configs/eval_default.yaml", override]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and named in lines[0], lines
+
+
+@pytest.mark.parametrize("command", [["-m", "frcrn.cli", "info", "CHECKPOINT"],
+                                     ["-m", "jobs", "check", LOCAL]], ids=["frcrn info", "frcrn-job check"])
+def test_output_cut_short_by_its_reader_ends_with_141_and_no_traceback(command, tiny_checkpoint):
+    """`frcrn info X | head`: the reader is gone before the command writes; like `cat`, the
+    command ends with 128 + SIGPIPE and says nothing (the reader chose to stop reading)."""
+    argv = [sys.executable, *[tiny_checkpoint if a == "CHECKPOINT" else a for a in command]]
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    child.stdout.close()  # long before the child has imported what it needs and printed
+    _, stderr = child.communicate(timeout=120)
+    assert child.returncode == 141
+    assert stderr.decode() == ""

@@ -9,6 +9,7 @@ from typing import Any
 
 def _train(args: argparse.Namespace) -> int:
     from ..config import ConfigError, load_typed
+    from ..model.checkpoint import CheckpointError
     from ..training.config import TrainConfig
     from ..training.run import train
 
@@ -17,7 +18,11 @@ def _train(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"frcrn: config error: {error}", file=sys.stderr)
         return 2
-    best = train(config)
+    try:
+        best = train(config)
+    except (FileNotFoundError, CheckpointError) as error:  # a path in the config that does not hold what it should
+        print(f"frcrn: train: {error}", file=sys.stderr)
+        return 2
     print(f"best checkpoint: {best}")
     return 0
 

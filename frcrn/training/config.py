@@ -76,6 +76,12 @@ class TrainConfig:
     steps: int = 100_000
     max_hours: float | None = None
     eval_every: int = 250
+    validation_dnsmos: str | None = None
+    """DNSMOS P.835 model (sig_bak_ovr.onnx) or null. When set, each evaluation also logs the mean
+    DNSMOS SIG/BAK/OVRL of the enhanced validation items, and `best_dnsmos.safetensors` keeps the
+    checkpoint with the highest OVRL beside `best.safetensors` (highest SI-SNR): the two measure
+    different things (SI-SNR rewards the waveform, DNSMOS what a listener hears of the
+    background), so a checkpoint to ship is chosen on both."""
     log_every: int = 25
     seed: int = 0
     num_threads: int | None = None

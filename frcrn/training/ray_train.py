@@ -66,6 +66,7 @@ def absolute_paths(config: TrainConfig) -> TrainConfig:
 
     return dataclasses.replace(
         config, out_dir=fix(config.out_dir), init_from=fix(config.init_from),
+        validation_dnsmos=fix(config.validation_dnsmos),
         data=dataclasses.replace(config.data, speech=fix(config.data.speech)),
         distributed=dataclasses.replace(config.distributed, storage_path=fix(config.distributed.storage_path)))
 

@@ -33,6 +33,7 @@ import torch
 from ..audio.files import load_clips
 from ..model.checkpoint import load_checkpoint, save_checkpoint
 from ..model.network import FRCRN
+from ..quality.dnsmos import Dnsmos, get_scorer
 from ..storage import atomic_write
 from .config import DataConfig, TrainConfig
 from .losses import LossParts, frcrn_loss, si_snr
@@ -70,13 +71,15 @@ def _shareable(config: TrainConfig) -> dict[str, Any]:
 
 
 @torch.inference_mode()
-def validate(model: FRCRN, items: Sequence[tuple[np.ndarray, np.ndarray, dict]]) -> dict[str, float]:
+def validate(model: FRCRN, items: Sequence[tuple[np.ndarray, np.ndarray, dict]],
+             dnsmos: Dnsmos | None = None) -> dict[str, float]:
     """Mean SI-SNR of noisy and enhanced validation mixtures (dB), one item at a time, on the
-    model's device."""
+    model's device; with a ``dnsmos`` scorer also the enhanced items' mean DNSMOS SIG/BAK/OVRL
+    (``dnsmos_{sig,bak,ovrl}_enhanced``)."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    noisy_scores, enhanced_scores = [], []
+    noisy_scores, enhanced_scores, enhanced = [], [], []
     for noisy, clean, meta in items:
         if meta.get("noise_only"):
             continue
@@ -85,10 +88,17 @@ def validate(model: FRCRN, items: Sequence[tuple[np.ndarray, np.ndarray, dict]])
         n = wav.shape[-1]
         noisy_scores.append(float(si_snr(x[..., :n], s[..., :n])))
         enhanced_scores.append(float(si_snr(wav, s[..., :n])))
+        if dnsmos is not None:
+            enhanced.append(wav[0].float().cpu().numpy())
     model.train(was_training)
     noisy_mean, enhanced_mean = float(np.mean(noisy_scores)), float(np.mean(enhanced_scores))
-    return {"si_snr_noisy": noisy_mean, "si_snr_enhanced": enhanced_mean,
-            "si_snr_improvement": enhanced_mean - noisy_mean}
+    metrics = {"si_snr_noisy": noisy_mean, "si_snr_enhanced": enhanced_mean,
+               "si_snr_improvement": enhanced_mean - noisy_mean}
+    if dnsmos is not None:
+        scores = dnsmos.score_many(enhanced)
+        for key in ("sig", "bak", "ovrl"):
+            metrics[f"dnsmos_{key}_enhanced"] = float(np.mean([sc[key] for sc in scores]))
+    return metrics
 
 
 @dataclass
@@ -153,6 +163,9 @@ class Trainer:
         self.step, self.seconds, self.best, self.epoch = 0, 0.0, -math.inf, 0
         self.batch_in_epoch = 0  # batches of `epoch` already trained on
         self.best_metrics: dict[str, float] = {}
+        self.best_dnsmos = -math.inf  # highest validation DNSMOS OVRL (with `validation_dnsmos`)
+        self.dnsmos = (get_scorer(config.validation_dnsmos, options, threads=config.num_threads)
+                       if self.main and config.validation_dnsmos else None)
         self._evaluated_at: int | None = None
         self._resume()
         self.net: torch.nn.Module = self.model
@@ -176,6 +189,7 @@ class Trainer:
             else:  # a last.pt from before positions were saved: start a fresh epoch
                 self.epoch, self.batch_in_epoch = state.get("epoch", 0) + 1, 0
             self.best_metrics = state.get("best_metrics", {})
+            self.best_dnsmos = state.get("best_dnsmos", -math.inf)
             self._log({"event": "resume", "step": self.step})
         elif self.config.init_from:
             model, info = load_checkpoint(self.config.init_from)
@@ -211,7 +225,7 @@ class Trainer:
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(), "step": self.step, "seconds": self.seconds,
                  "best": self.best, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
-                 "best_metrics": self.best_metrics}
+                 "best_metrics": self.best_metrics, "best_dnsmos": self.best_dnsmos}
         buffer = io.BytesIO()
         torch.save(state, buffer)
         atomic_write(str(self.out / "last.pt"), buffer.getvalue())
@@ -313,12 +327,17 @@ class Trainer:
     def evaluate_and_save(self) -> dict[str, float]:
         """Rank 0 validates and writes; every rank applies the same metrics to its scheduler (so
         learning rates stay identical) and calls `worker.report`."""
-        metrics = self._from_main(validate(self.model, self.validation) if self.main else None)
+        metrics = self._from_main(validate(self.model, self.validation, self.dnsmos) if self.main else None)
         self.scheduler.step(metrics["si_snr_enhanced"])
         if metrics["si_snr_enhanced"] > self.best:
             self.best, self.best_metrics = metrics["si_snr_enhanced"], metrics
             if self.main:
                 save_checkpoint(self.model, self.out / "best.safetensors", model_id="frcrn-default",
+                                provenance=self.provenance(metrics))
+        if metrics.get("dnsmos_ovrl_enhanced", -math.inf) > self.best_dnsmos:
+            self.best_dnsmos = metrics["dnsmos_ovrl_enhanced"]
+            if self.main:
+                save_checkpoint(self.model, self.out / "best_dnsmos.safetensors", model_id="frcrn-default",
                                 provenance=self.provenance(metrics))
         if self.main:
             self._save_last()

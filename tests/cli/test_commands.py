@@ -52,6 +52,18 @@ def test_train_config_error_is_one_line_naming_the_key(tmp_path):
 
 
 @pytest.mark.parametrize("override, named", [
+    ("init_from=missing.safetensors", "checkpoint not found: missing.safetensors"),
+    ("validation_dnsmos=missing.onnx", "DNSMOS model not found: missing.onnx"),
+])
+def test_train_with_a_missing_file_is_one_line_naming_it(tmp_path, capsys, override, named):
+    out = f"out_dir={tmp_path / 'run'}"
+    assert main(["train", "configs/train_default.yaml", "steps=1", out, override]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("frcrn: train: ") and named in lines[0]
+    assert not (tmp_path / "run" / "best.safetensors").exists()
+
+
+@pytest.mark.parametrize("override, named", [
     ("synthetic.count=-1", "synthetic.count: must be >= 0, got -1"),
     ("synthetic.bogus=1", "unknown key 'synthetic.bogus'"),
 ])

@@ -25,9 +25,10 @@ from frcrn.training.trainer import Trainer, Worker
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "data" / "dns_no_reverb_frcrn_enhanced"
+DNSMOS = ROOT.parent / "shared" / "dnsmos" / "sig_bak_ovr.onnx"
 TINY = ModelConfig(width=8, fsmn_hidden=8)
 LAST_KEYS = {"model", "optimizer", "scheduler", "step", "seconds", "best", "epoch", "batch_in_epoch",
-             "best_metrics"}
+             "best_metrics", "best_dnsmos"}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -285,6 +286,35 @@ def test_speech_and_noise_from_s3_train_and_stay_out_of_the_checkpoint(s3, tmp_p
                                                   "seconds_by_family": {"noise": 2.0}, "licence": "CC0-1.0"}]
     recorded_options = prov["training"]["config"]["data"]["storage_options"]
     assert recorded_options == sorted(s3["options"]) and "testing" not in json.dumps(prov)
+
+
+def test_validation_with_dnsmos_logs_it_and_keeps_the_best_by_ovrl_apart(speech, tmp_path):
+    """`validation_dnsmos`: every evaluation logs the enhanced items' DNSMOS, best_dnsmos.safetensors
+    holds the highest OVRL so far, and a resumed run remembers that best."""
+    if not DNSMOS.is_file():
+        pytest.fail(f"DNSMOS model not found at {DNSMOS}", pytrace=False)
+    out = tmp_path / "run"
+    Trainer(tiny_config(speech, out, steps=2, eval_every=1, validation_dnsmos=str(DNSMOS))).run()
+    evals = [r for r in read_log(out) if r["event"] == "eval"]
+    assert [r["step"] for r in evals] == [1, 2]
+    for r in evals:
+        assert 1.0 <= r["dnsmos_bak_enhanced"] <= 5.0 and 1.0 <= r["dnsmos_ovrl_enhanced"] <= 5.0
+    best = max(r["dnsmos_ovrl_enhanced"] for r in evals)
+    assert read_last(out)["best_dnsmos"] == best
+    from frcrn.model.checkpoint import load_checkpoint
+
+    _, info = load_checkpoint(out / "best_dnsmos.safetensors")
+    assert info.provenance["metrics"]["validation"]["dnsmos_ovrl_enhanced"] == best
+
+    Trainer(tiny_config(speech, out, steps=3, eval_every=10, validation_dnsmos=str(DNSMOS))).run()
+    assert read_last(out)["best_dnsmos"] >= best
+
+
+def test_validation_without_dnsmos_keeps_no_dnsmos_checkpoint(speech, tmp_path):
+    out = tmp_path / "run"
+    Trainer(tiny_config(speech, out)).run()
+    assert not (out / "best_dnsmos.safetensors").exists()
+    assert not any(k.startswith("dnsmos") for r in read_log(out) for k in r)
 
 
 def test_config_keys_and_defaults():

@@ -243,7 +243,7 @@ class Meter:
 
 
 def _write_parts(todo, fs, parts_dir: str, batch: int = 16) -> int:
-    """The records of every recording to do, written as the write tasks do (``jobs.stages._record``)."""
+    """The records of every recording to do, written as the write tasks do (``jobs.stages.record_rows``)."""
     from jobs.results import new_row, write_part
 
     n = 0

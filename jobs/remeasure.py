@@ -25,7 +25,16 @@ import pyarrow.compute as pc
 
 from jobs.paths import parse_location
 from jobs.results import rows_to_table
-from jobs.stages import StageSettings, _dnsmos, _fetch, _record, _score_into, _segment_bounds, progress_row
+from jobs.stages import (
+    Measures,
+    StageSettings,
+    dnsmos_scorer,
+    fetch_recordings,
+    progress_row,
+    record_rows,
+    score_into,
+    segment_bounds,
+)
 from jobs.storage import fetch_many, filesystem
 
 __all__ = ["needs_measures", "remeasure", "run_remeasure"]
@@ -69,24 +78,30 @@ def remeasure(batch: pa.Table, settings: StageSettings) -> pa.Table:
     for i, row in enumerate(rows):
         by_uri.setdefault(row["input_uri"], []).append(i)
     firsts = [idx[0] for idx in by_uri.values()]
-    inputs = _fetch([rows[i]["input_uri"] for i in firsts], [members[i] for i in firsts], settings)
+    inputs = fetch_recordings([rows[i]["input_uri"] for i in firsts], [members[i] for i in firsts], settings)
     out_fs = filesystem(settings.output_protocol, settings.output_storage_options)
     outputs = fetch_many(out_fs, [parse_location(rows[i]["output_uri"]).path for i in firsts],
                          retries=settings.io_retries)
-    scorer = _dnsmos(settings)
+    scorer = dnsmos_scorer(settings)
+    measures = (Measures(settings.measures, "_in"), Measures(settings.measures, "_out"))
     for idx, data_in, data_out in zip(by_uri.values(), inputs, outputs):
         try:
-            _fill_recording([rows[i] for i in idx], data_in, data_out, settings, scorer)
+            _fill_recording([rows[i] for i in idx], data_in, data_out, settings, scorer, measures)
         except Exception as err:  # the rows keep what they had; the next run tries again
             log.warning("cannot measure %s again: %s", rows[idx[0]]["input_uri"], err)
-    _record(rows, out_fs, settings)
+        for m in measures:
+            m.flush_if_full()
+    for m in measures:
+        m.flush()
+    record_rows(rows, out_fs, settings)
     return progress_row(rows)
 
 
 def _fill_recording(rows: list[dict[str, Any]], data_in: Any, data_out: Any, settings: StageSettings,
-                    scorer) -> None:
+                    scorer, measures: tuple[Measures, Measures]) -> None:
+    """Queue the missing curation measures of each row's slice (in, out: measured together with
+    the task's other recordings, as the stages do) and score the missing DNSMOS sides."""
     from frcrn.audio import SAMPLE_RATE, decode_audio, resample
-    from frcrn.quality.measures import measure_all
 
     for data in (data_in, data_out):
         if isinstance(data, BaseException):
@@ -98,16 +113,17 @@ def _fill_recording(rows: list[dict[str, Any]], data_in: Any, data_out: Any, set
     y = out if rate == SAMPLE_RATE else resample(out, rate, SAMPLE_RATE)
     for row in rows:
         seg = {"offset": row["segment_offset_s"], "duration": row["segment_duration_s"]}
-        a, b = _segment_bounds(seg, x.size, SAMPLE_RATE)
-        lo, hi = _segment_bounds(seg, out.size, rate)
-        ya, yb = _segment_bounds(seg, y.size, SAMPLE_RATE)
+        a, b = segment_bounds(seg, x.size, SAMPLE_RATE)
+        lo, hi = segment_bounds(seg, out.size, rate)
+        ya, yb = segment_bounds(seg, y.size, SAMPLE_RATE)
         if settings.measures and all(row.get(c) is None for c in _MEASURES_IN + _MEASURES_OUT):
-            row.update(measure_all(x[a:b], SAMPLE_RATE, suffix="_in"))
-            row.update(measure_all(out[lo:hi], rate, suffix="_out"))
+            untimed: dict[str, Any] = {}  # re-measuring is not the row's processing time
+            measures[0].add(row, x[a:b], SAMPLE_RATE, untimed)
+            measures[1].add(row, out[lo:hi], rate, untimed)
         for side, part in (("in", x[a:b]), ("out", y[ya:yb])):
             if scorer is not None and settings.scores(row["input_uri"], side) and all(
                     row.get(c) is None for c in _DNSMOS[side]):
-                _score_into(scorer, part, row, side, row["input_uri"])
+                score_into(scorer, part, row, side, row["input_uri"])
         row["job_id"] = settings.job_id
 
 

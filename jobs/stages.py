@@ -43,13 +43,19 @@ from jobs.storage import atomic_write, describe_io_error, fetch_many, filesystem
 __all__ = [
     "PROGRESS_SCHEMA",
     "Enhance",
+    "Measures",
     "ModelSettings",
     "ResultRecordError",
     "StageSettings",
+    "dnsmos_scorer",
     "encode_write",
+    "fetch_recordings",
     "load_enhancer",
     "progress_row",
     "read_decode",
+    "record_rows",
+    "score_into",
+    "segment_bounds",
     "write_outputs",
 ]
 
@@ -149,10 +155,10 @@ def read_decode(batch: pa.Table, settings: StageSettings) -> pa.Table:
     for row, segs in zip(rows, segments):
         row["segments"] = [dict(s) for s in segs] if segs else [{"offset": None, "duration": None}]
     # Bounded read: at most max_bytes + 1 bytes per object (see fetch_many).
-    datas = _fetch(uris, members, settings)
+    datas = fetch_recordings(uris, members, settings)
     fetch_share = (time.perf_counter() - t_batch) / max(1, len(rows))
-    scorer = _dnsmos(settings)
-    measures = _Measures(settings.measures, "_in")
+    scorer = dnsmos_scorer(settings)
+    measures = Measures(settings.measures, "_in")
     for row, data in zip(rows, datas):
         t0 = time.perf_counter()
         try:
@@ -167,7 +173,7 @@ def read_decode(batch: pa.Table, settings: StageSettings) -> pa.Table:
     return rows_to_table(rows, PIPELINE_SCHEMA)
 
 
-def _fetch(uris: list[str], members: list[str], settings: StageSettings) -> list[bytes | BaseException]:
+def fetch_recordings(uris: list[str], members: list[str], settings: StageSettings) -> list[bytes | BaseException]:
     """Each input's bytes: plain objects concurrently (``fetch_many``); audio embedded in a
     Parquet shard (member ``row=N``) by reading only the row groups that hold it."""
     fs = filesystem(settings.input_protocol, settings.input_storage_options)
@@ -195,7 +201,7 @@ def _fetch(uris: list[str], members: list[str], settings: StageSettings) -> list
 
 
 def _decode_into(row: dict[str, Any], data: bytes | BaseException, settings: StageSettings, scorer,
-                 measures: _Measures) -> None:
+                 measures: Measures) -> None:
     """One fetched object -> the row's input measurements and its 16 kHz waveform, or an error."""
     from frcrn.audio import AudioError, decode_audio
 
@@ -229,7 +235,7 @@ def _decode_into(row: dict[str, Any], data: bytes | BaseException, settings: Sta
         _measure_input(seg, x, uri, scorer, measures, row)
 
 
-def _segment_bounds(seg: dict[str, Any], n: int, rate: int) -> tuple[int, int] | str:
+def segment_bounds(seg: dict[str, Any], n: int, rate: int) -> tuple[int, int] | str:
     """Sample bounds of a segment in a signal of ``n`` samples at ``rate``, or why it has none."""
     total = n / rate
     offset, duration = seg.get("offset"), seg.get("duration")
@@ -243,31 +249,31 @@ def _segment_bounds(seg: dict[str, Any], n: int, rate: int) -> tuple[int, int] |
     return round(start * rate), min(n, round(end * rate))
 
 
-def _measure_input(seg: dict[str, Any], x: np.ndarray, uri: str, scorer, measures: _Measures,
+def _measure_input(seg: dict[str, Any], x: np.ndarray, uri: str, scorer, measures: Measures,
                    row: dict[str, Any]) -> None:
     """The input measurements of one segment (the whole recording for a whole-file line), on
     the 16 kHz signal the model sees (so ``bandwidth_hz_in`` is at most 8 kHz: what the model
     gets, not what the file had); the curation measures join the task's shared run."""
     from frcrn.audio import SAMPLE_RATE, clipping_fraction, level_dbfs
 
-    bounds = _segment_bounds(seg, x.size, SAMPLE_RATE)
+    bounds = segment_bounds(seg, x.size, SAMPLE_RATE)
     if isinstance(bounds, str):
         seg.update(error_type="segment_out_of_range", error_message=f"{uri}: {bounds}")
         return
     part = x[bounds[0]:bounds[1]]
     seg.update(level_in_dbfs=level_dbfs(part), clip_fraction_in=clipping_fraction(part))
     if scorer is not None:
-        _score_into(scorer, part, seg, "in", uri)
+        score_into(scorer, part, seg, "in", uri)
     measures.add(seg, part, SAMPLE_RATE, row)
 
 
-def _dnsmos(settings: StageSettings):
+def dnsmos_scorer(settings: StageSettings):
     if not settings.dnsmos_model:
         return None
     return get_scorer(settings.dnsmos_model, settings.dnsmos_storage_options)
 
 
-def _score_into(scorer, samples: np.ndarray, row: dict[str, Any], which: str, uri: str) -> None:
+def score_into(scorer, samples: np.ndarray, row: dict[str, Any], which: str, uri: str) -> None:
     try:
         s = scorer.score(samples)
         row[f"dnsmos_sig_{which}"] = s["sig"]
@@ -284,7 +290,7 @@ MEASURE_RUN_MAX_SECONDS = 30.0
 """Longer waveforms are measured alone, at once: a shared run pads every waveform to the longest."""
 
 
-class _Measures:
+class Measures:
     """The curation measures (``measures.enabled``) of one task's segments, run together.
 
     ``add`` queues a waveform and the dict its values go to (``<measure><suffix>``); ``flush``
@@ -461,7 +467,7 @@ def encode_write(batch: pa.Table, settings: StageSettings) -> pa.Table:
     just written, which is what resume and consolidation read."""
     rows = write_outputs(batch, settings)
     if rows:
-        _record(rows, filesystem(settings.output_protocol, settings.output_storage_options), settings)
+        record_rows(rows, filesystem(settings.output_protocol, settings.output_storage_options), settings)
     return progress_row(rows)
 
 
@@ -485,8 +491,8 @@ def write_outputs(batch: pa.Table, settings: StageSettings) -> list[dict[str, An
     record per segment (a whole-file line is one segment), each ``ok`` or an error."""
     rows = _rows(batch)
     fs = filesystem(settings.output_protocol, settings.output_storage_options)
-    scorer = _dnsmos(settings)
-    measures = _Measures(settings.measures, "_out")
+    scorer = dnsmos_scorer(settings)
+    measures = Measures(settings.measures, "_out")
     records: list[dict[str, Any]] = []
     for row in rows:
         audio = row.pop("audio", None)
@@ -540,7 +546,7 @@ def _write_output(row: dict[str, Any], y: np.ndarray, fs, settings: StageSetting
 
 
 def _segment_records(row: dict[str, Any], written: _Written | None, scorer,
-                     measures: _Measures) -> list[dict[str, Any]]:
+                     measures: Measures) -> list[dict[str, Any]]:
     """One record per segment of the recording: its slice, the input measurements the read
     stage made on it and the output ones made here (levels on the written signal, DNSMOS on the
     16 kHz one); a segment outside the recording is an error of that line only."""
@@ -556,13 +562,13 @@ def _segment_records(row: dict[str, Any], written: _Written | None, scorer,
             rec.update(status="error", error_type=seg["error_type"], error_message=seg["error_message"])
         elif written is not None:
             y, out, rate = written
-            lo, hi = _segment_bounds(seg, out.size, rate)
+            lo, hi = segment_bounds(seg, out.size, rate)
             rec.update(level_out_dbfs=level_dbfs(out[lo:hi]), clip_fraction_out=clipping_fraction(out[lo:hi]))
             # on the written signal: at the input's rate, bandwidth_hz_out shows 8 kHz
             measures.add(rec, out[lo:hi], rate, rec)
             if scorer is not None:
-                a, b = _segment_bounds(seg, y.size, SAMPLE_RATE)
-                _score_into(scorer, y[a:b], rec, "out", row["input_uri"])
+                a, b = segment_bounds(seg, y.size, SAMPLE_RATE)
+                score_into(scorer, y[a:b], rec, "out", row["input_uri"])
         records.append(rec)
     return records
 
@@ -571,7 +577,7 @@ _SEGMENT_INPUT_FIELDS = ("level_in_dbfs", "clip_fraction_in", "dnsmos_sig_in", "
                          "speech_ratio_in", "snr_db_in", "loudness_lufs_in", "bandwidth_hz_in")
 
 
-def _record(rows: list[dict[str, Any]], fs, settings: StageSettings) -> None:
+def record_rows(rows: list[dict[str, Any]], fs, settings: StageSettings) -> None:
     """The batch's rows as one result part (see jobs.results); Ray re-runs the task if it fails."""
     now = time.time()
     for row in rows:

@@ -89,12 +89,21 @@ def remeasure(batch: pa.Table, settings: StageSettings) -> pa.Table:
             _fill_recording([rows[i] for i in idx], data_in, data_out, settings, scorer, measures)
         except Exception as err:  # the rows keep what they had; the next run tries again
             log.warning("cannot measure %s again: %s", rows[idx[0]]["input_uri"], err)
-        for m in measures:
-            m.flush_if_full()
-    for m in measures:
-        m.flush()
+        _measure_queued(measures, only_if_full=True)
+    _measure_queued(measures, only_if_full=False)
     record_rows(rows, out_fs, settings)
     return progress_row(rows)
+
+
+def _measure_queued(measures: tuple[Measures, Measures], only_if_full: bool) -> None:
+    """Run the queued measures; when that fails, the rows queued keep their empty columns (the
+    next run tries again) and the task goes on, as for a recording that cannot be read back."""
+    for m in measures:
+        try:
+            m.flush_if_full() if only_if_full else m.flush()
+        except Exception as err:  # flush has emptied the queue: those rows stay unmeasured
+            log.warning("curation measures (%s side) failed; their rows stay unmeasured until the next run: %s",
+                        m.suffix.strip("_"), err)
 
 
 def _fill_recording(rows: list[dict[str, Any]], data_in: Any, data_out: Any, settings: StageSettings,

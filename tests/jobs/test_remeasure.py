@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
 import pandas as pd
 import soundfile as sf
 
@@ -52,3 +53,20 @@ def test_dnsmos_and_measures_added_later_fill_the_columns_without_re_enhancing(t
     third = run_job(load_config(LOCAL, [*base, f"dnsmos.model={DNSMOS}"]))
     assert third.summary["remeasured_recordings"] == 0  # nothing left to fill
     assert os.path.exists(out / "_manifest" / "results.parquet")
+
+
+def test_a_measure_that_fails_leaves_its_rows_unmeasured_and_the_task_goes_on():
+    from jobs.remeasure import _measure_queued
+    from jobs.stages import Measures
+
+    class Failing(Measures):
+        def flush(self) -> None:
+            self.queued = []
+            raise RuntimeError("measuring failed")
+
+    good, bad = {}, {}
+    measures = (Measures(True, "_in"), Failing(True, "_out"))
+    measures[0].add(good, tone(1.0, 16000, seed=0).astype(np.float32), 16000, {})
+    measures[1].add(bad, tone(1.0, 16000, seed=1).astype(np.float32), 16000, {})
+    _measure_queued(measures, only_if_full=False)  # does not raise
+    assert good["loudness_lufs_in"] is not None and bad == {}

@@ -5,11 +5,12 @@ as frozen dataclasses that `frcrn train CONFIG [key=value ...]` reads from YAML
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from ..model.config import ModelConfig
 from .data import SpeechMixtures
+from .mixtures import MixtureConfig
 
 __all__ = ["DataConfig", "DistributedConfig", "OptimConfig", "TrainConfig"]
 
@@ -30,8 +31,28 @@ class DataConfig(SpeechMixtures):
     """Licence of ``rir``, recorded in the checkpoint's provenance."""
     recorded_noise: bool = False
     """Also mix in recorded sounds from installed Debian packages with CC0/CC-BY licences."""
+    pause_prob: float = 0.0
+    """Share of TRAINING items with one stretch of the speech silenced before mixing (the noise
+    goes on, the target is silent there): read speech has few pauses, and the pauses are where
+    a listener hears the background that is left. Validation and evaluation sets never get them,
+    so their items (and scores) do not change with this setting."""
+    pause_seconds: tuple[float, ...] = (0.3, 1.2)
+    """[low, high]: length of that stretch in seconds, drawn uniformly."""
     storage_options: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """fsspec options for URL specs (e.g. an S3 endpoint); never written into checkpoints."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0.0 <= self.pause_prob <= 1.0:
+            raise ValueError(f"pause_prob must be in [0, 1], got {self.pause_prob}")
+        low_high = tuple(self.pause_seconds)
+        if len(low_high) != 2 or not 0.0 < low_high[0] <= low_high[1]:
+            raise ValueError(f"pause_seconds must be [low, high] with 0 < low <= high, got {list(low_high)}")
+
+    def training_mixture_config(self) -> MixtureConfig:
+        """How training items are drawn: the shared mixture settings plus the training-only pauses."""
+        return replace(self.mixture_config(), pause_prob=self.pause_prob,
+                       pause_seconds=(float(self.pause_seconds[0]), float(self.pause_seconds[1])))
 
 
 

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MixtureConfig",
     "MixtureDataset",
+    "insert_pause",
     "make_mixture",
     "make_validation_set",
     "mix_at_snr",
@@ -58,6 +59,10 @@ class MixtureConfig:
     level_dbfs: tuple[float, float] = (-35.0, -15.0)
     #: probability that an item has no speech at all (clean target = zeros, noisy = noise)
     noise_only_prob: float = 0.0
+    #: probability that one stretch of the speech is silenced before mixing (the noise goes on)
+    pause_prob: float = 0.0
+    #: (low, high) length of that stretch in seconds
+    pause_seconds: tuple[float, float] = (0.3, 1.2)
     sample_rate: int = 16000
 
     @property
@@ -154,6 +159,31 @@ def _crop(x: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, 
     return out, -pos
 
 
+PAUSE_FADE_SECONDS = 0.01
+
+
+def insert_pause(clean: np.ndarray, seconds: float, start: int, sample_rate: int = 16000) -> np.ndarray:
+    """``clean`` with ``seconds`` of silence from sample ``start`` (clipped to the crop), faded
+    in and out over 10 ms so the cut adds no click that the target would then contain.
+
+    Why: read speech (LibriSpeech) has few pauses, so a model trained on it rarely sees noise with
+    nobody speaking, the stretch where listeners (and DNSMOS BAK) judge how much background is
+    left. The mixture adds noise over the whole crop, pause included, and the target is silent there.
+    """
+    out = np.array(clean, dtype=np.float32, copy=True)
+    n = out.size
+    length = min(round(seconds * sample_rate), n)
+    start = max(0, min(int(start), n - length))
+    stop = start + length
+    fade = min(round(PAUSE_FADE_SECONDS * sample_rate), start, n - stop)
+    out[start:stop] = 0.0
+    if fade > 0:
+        ramp = 0.5 * (1.0 + np.cos(np.linspace(0.0, np.pi, fade, dtype=np.float32)))  # 1 -> 0
+        out[start - fade : start] *= ramp
+        out[stop : stop + fade] *= ramp[::-1]
+    return out
+
+
 def _recorded_crop(sources: Sequence[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
     src = np.asarray(sources[int(rng.integers(0, len(sources)))], dtype=np.float64).reshape(-1)
     if src.size >= n:
@@ -190,6 +220,12 @@ def make_mixture(
     idx = int(rng.choice(len(speech), p=weights))
     noise_only = bool(rng.random() < config.noise_only_prob)
     clean, offset = _crop(np.asarray(speech[idx], dtype=np.float32), n, rng)
+    pause = None
+    if config.pause_prob > 0.0 and rng.random() < config.pause_prob:  # no draw when off: seeds keep their items
+        seconds = float(rng.uniform(*config.pause_seconds))
+        start = int(rng.integers(0, max(n - round(seconds * config.sample_rate), 0) + 1))
+        clean = insert_pause(clean, seconds, start, config.sample_rate)
+        pause = (start, seconds)
     reverb = bool(rirs) and bool(rng.random() < rir_prob)
     if reverb:
         clean = rirs.reverberate(clean, rng)  # type: ignore[union-attr]
@@ -218,6 +254,7 @@ def make_mixture(
         "offset": offset,
         "noise_only": noise_only,
         "reverb": reverb,
+        "pause": pause,
     }
     return noisy, clean_out, meta
 

@@ -143,7 +143,7 @@ class Trainer:
         torch.set_flush_denormal(True)
         data, options = config.data, config.data.storage_options
         self.train_files = data.split(options)[0]
-        self.mix = data.mixture_config()
+        self.mix = data.training_mixture_config()
         noise, self.noise_records = self._recorded_noise()
         rirs = RirPool.of(load_clips(data.rir_split(options)[0] if data.rir_prob else [], storage_options=options))
         # Every rank draws different mixtures; rank 0 (and a plain process) uses `seed` itself.

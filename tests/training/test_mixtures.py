@@ -174,3 +174,53 @@ def test_validation_set_is_reproducible():
         assert 0.0 <= meta["snr_db"] <= 10.0
         assert _snr(clean, noisy) == pytest.approx(meta["snr_db"], abs=0.01)
         assert -35.0 <= meta["level_dbfs"] <= -15.0
+
+
+# ----------------------------------------------------------------------------- pauses
+
+
+def test_insert_pause_silences_the_stretch_with_short_fades_and_keeps_the_rest():
+    x = np.ones(SR, dtype=np.float32)
+    out = mixtures.insert_pause(x, 0.25, 4000, SR)
+    fade = round(mixtures.PAUSE_FADE_SECONDS * SR)
+    assert np.all(out[4000:8000] == 0.0)
+    assert np.all(out[: 4000 - fade] == 1.0) and np.all(out[8000 + fade :] == 1.0)
+    assert np.all(np.diff(out[4000 - fade : 4000]) <= 0) and np.all(np.diff(out[8000 : 8000 + fade]) >= 0)
+    assert np.all(x == 1.0)  # the input is not changed
+
+
+def test_insert_pause_is_clipped_to_the_crop():
+    x = np.ones(1000, dtype=np.float32)
+    assert np.all(mixtures.insert_pause(x, 1.0, 0, SR) == 0.0)  # longer than the crop: all silent
+    out = mixtures.insert_pause(x, 0.01, 990, SR)  # runs past the end: moved inside
+    assert np.all(out[840:] == 0.0) and out[0] == 1.0
+
+
+def test_a_pause_item_has_a_silent_target_over_continuing_noise():
+    cfg = MixtureConfig(crop_seconds=1.0, snr_db=(5.0, 5.0), pause_prob=1.0, pause_seconds=(0.4, 0.4))
+    noisy, clean, meta = mixtures.make_mixture(_fake_speech(4), cfg, np.random.default_rng(3))
+    start, seconds = meta["pause"]
+    stop = start + round(seconds * SR)
+    assert seconds == 0.4 and np.all(clean[start:stop] == 0.0)
+    assert np.sqrt(np.mean(noisy[start:stop] ** 2)) > 1e-4  # the noise goes on through the pause
+    assert abs(_snr(clean, noisy) - 5.0) < 0.01  # the SNR is of the paused speech, as mixed
+
+
+def test_pauses_off_draw_nothing_so_seeds_keep_their_items():
+    speech = _fake_speech(4)
+    plain = mixtures.make_mixture(speech, MixtureConfig(crop_seconds=0.5), np.random.default_rng(7))
+    off = mixtures.make_mixture(speech, MixtureConfig(crop_seconds=0.5, pause_prob=0.0), np.random.default_rng(7))
+    assert np.array_equal(plain[0], off[0]) and off[2]["pause"] is None
+
+
+def test_pauses_are_for_training_only_and_bad_values_are_refused():
+    from frcrn.training.config import DataConfig
+
+    data = DataConfig(pause_prob=0.5, pause_seconds=(0.2, 0.6))
+    assert data.training_mixture_config().pause_prob == 0.5
+    assert data.training_mixture_config().pause_seconds == (0.2, 0.6)
+    assert data.mixture_config().pause_prob == 0.0 and data.validation_mixture_config().pause_prob == 0.0
+    with pytest.raises(ValueError, match="pause_prob"):
+        DataConfig(pause_prob=1.5)
+    with pytest.raises(ValueError, match="pause_seconds"):
+        DataConfig(pause_seconds=(0.5, 0.1))

@@ -85,7 +85,7 @@ class InputSet:
         cluster (counting them: ``n_recordings``)."""
         recordings, duplicates = _group(self.valid_columns(*_RECORDING_COLUMNS), self.members)
         self.__dict__.setdefault("_counts", (len(recordings), duplicates))
-        release_memory()
+        release_memory(len(recordings) + duplicates)
         return recordings
 
     @property
@@ -193,10 +193,10 @@ def resolve_inputs(cfg: InputConfig, out: OutputConfig, uris: Sequence[str] | No
     carried = [c for c in table.columns if not str(c).startswith("__")]
     table = check_entries(table, [parse_location(p) for p in cfg.allowed_prefixes])
     _refuse_all_outside(table, cfg)
-    release_memory()
+    release_memory(len(table))
     table = assign_outputs(table, out, out_loc)
     final, carried_columns = _carry_columns(table, carried)
-    release_memory()
+    release_memory(len(final))
     return InputSet(table=final, carried_columns=carried_columns, root=roots[0], sources=sources,
                     formats=formats, members=table["__member"].copy())
 

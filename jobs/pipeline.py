@@ -182,7 +182,7 @@ def plan_resume(
     error types (ALWAYS_RETRY)."""
     if not cfg.resume.enabled or state.num_rows == 0:
         return inputs.recordings, state.slice(0, 0)
-    release_memory()  # what reading the state and listing the outputs freed
+    release_memory(state.num_rows)  # what reading the state and listing the outputs freed
     valid = np.array(inputs.table["error_type"] == "", dtype=bool)
     rows = _valid_rows(inputs, valid)
     keys, state_keys = row_keys(rows), row_keys(state)
@@ -195,7 +195,7 @@ def plan_resume(
     del keys, recording
     skipped = state.filter(pc.is_in(state_keys, value_set=kept_keys))
     del state_keys, kept_keys
-    release_memory()
+    release_memory(state.num_rows)
     valid[valid] = redo  # the lines of the recordings to redo, grouped alone: not every recording
     return inputs.recordings_of(valid), skipped
 
@@ -511,11 +511,11 @@ def _consolidate(run: _Run, inputs: InputSet, todo: pd.DataFrame, skipped: pa.Ta
     del fresh
     final = consolidate(inputs.table, inputs.carried_columns, candidates, run.job_id, failure)
     del candidates
-    release_memory()
+    release_memory(final.num_rows)
     with run.output_step("writing the results manifest (the per-batch records stay for the next run)"):
         write_manifest(run.out_fs, run.manifest_dir, final, retries=run.retries)
     delete_parts(run.out_fs, parts)
-    release_memory()
+    release_memory(final.num_rows)
     return final
 
 

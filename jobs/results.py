@@ -243,7 +243,8 @@ def load_state(fs, manifest_dir: str, *, retries: int, only: pa.Array | None = N
     (on threads) a batch at a time. ``only``: just the records of these input URIs, without
     holding the others on the way; ``job_id``: of the newest records, those that run made."""
     fs.invalidate_cache()  # s3fs/gcsfs cache listings: workers have written parts since
-    release_memory()  # what the last step freed, before the largest read of the run
+    release_memory(len(only) if only is not None else 0)  # what the last step (this run's work) freed,
+    # before the largest read of the run (the planning read follows inputs.resolve, which released its own)
     tables, from_parts = [], []
     manifest = f"{manifest_dir}/results.parquet"
     if fs.exists(manifest):
@@ -263,7 +264,7 @@ def load_state(fs, manifest_dir: str, *, retries: int, only: pa.Array | None = N
         return empty_table(), parts
     state = latest_per_row(pa.concat_tables(tables), job_id=job_id)
     del tables
-    release_memory()
+    release_memory(state.num_rows)
     return state, parts
 
 

@@ -40,7 +40,7 @@ def build_summary(
 
     Rows and recordings are counted apart: three segment lines of one long file are three rows
     and one recording; audio hours count each recording once."""
-    release_memory()  # what turning the manifest into pandas left behind
+    release_memory(len(final))  # what turning the manifest into pandas left behind
     processed = processed.to_numpy(dtype=bool)
     status = final["status"]
     is_ok, is_error = (status == "ok").to_numpy(dtype=bool), (status == "error").to_numpy(dtype=bool)

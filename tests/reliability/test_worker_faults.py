@@ -29,7 +29,7 @@ from . import factories
 from .conftest import LOCAL, ROOT, assert_outputs_decode, read_manifest
 from .corpus import RATE, encode, tone
 
-N_FILES = 16
+N_FILES = 12
 POISON = "poison_pill"
 
 

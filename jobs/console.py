@@ -47,6 +47,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from typing import Any, TextIO
 
 import yaml
@@ -77,6 +78,10 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
+#: Default log files older than this are deleted when a new run starts.
+LOG_MAX_AGE_DAYS = 30
+
+
 def _log_dir() -> str:
     uid = os.getuid() if hasattr(os, "getuid") else 0
     path = os.path.join(tempfile.gettempdir(), f"frcrn-job-{uid}")
@@ -84,9 +89,29 @@ def _log_dir() -> str:
     return path
 
 
+def _prune_old_logs(folder: str, max_age_days: float = LOG_MAX_AGE_DAYS) -> None:
+    """Delete this folder's files untouched for ``max_age_days``: a machine that runs many jobs
+    (or the test suite) would otherwise collect them forever where the temp dir is not cleared.
+    Best effort: a file that vanishes or cannot be removed is left to the next run."""
+    cutoff = time.time() - max_age_days * 86400
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
+        except OSError:
+            pass
+
+
 def default_log_path(job_id: str) -> str:
-    """A local file per run: ``<temp dir>/frcrn-job-<uid>/<job id>.log``."""
-    return os.path.join(_log_dir(), f"{job_id}.log")
+    """A local file per run: ``<temp dir>/frcrn-job-<uid>/<job id>.log`` (files of runs older than
+    ``LOG_MAX_AGE_DAYS`` are deleted)."""
+    folder = _log_dir()
+    _prune_old_logs(folder)
+    return os.path.join(folder, f"{job_id}.log")
 
 
 class _OneLine(logging.Formatter):

@@ -264,12 +264,15 @@ def _write_parts(todo, fs, parts_dir: str, batch: int = 16) -> int:
     return n
 
 
-def _release() -> None:
-    """``jobs.results.release_memory`` where the code measured has it (the driver calls it between
-    its steps), else a garbage collection."""
-    import jobs.results
-
-    getattr(jobs.results, "release_memory", gc.collect)()
+def _release(rows: int) -> None:
+    """``jobs.tables.release_memory(rows)`` as the driver calls it between its steps (it does
+    nothing below ``LARGE_STEP_ROWS``); a garbage collection where the code measured predates it."""
+    try:
+        from jobs.tables import release_memory
+    except ImportError:
+        gc.collect()
+    else:
+        release_memory(rows)
 
 
 def child(case: str, n: int, work: Path) -> dict:
@@ -308,7 +311,7 @@ def child(case: str, n: int, work: Path) -> dict:
     with m.phase("read"):
         read = read_manifest(LocalFileSystem(), str(manifest))
     del read
-    _release()  # the driver reads once; what this extra read freed must not count in the next phases
+    _release(n)  # the driver reads once; what this extra read freed must not count in the next phases
     with m.phase("resolve"):
         inputs = _resolve(run)
     if case == "nemo":

@@ -1,4 +1,4 @@
-"""What a training run is: :class:`TrainConfig` and its sections (model, data, optim, distributed),
+"""What a training run is: :class:`TrainConfig` and its sections (model, data, optim, loss, distributed),
 as frozen dataclasses that `frcrn train CONFIG [key=value ...]` reads from YAML
 (:func:`frcrn.config.load_typed`; ``configs/train_*.yaml``).
 """
@@ -12,7 +12,7 @@ from ..model.config import ModelConfig
 from .data import SpeechMixtures
 from .mixtures import MixtureConfig
 
-__all__ = ["DataConfig", "DistributedConfig", "OptimConfig", "TrainConfig"]
+__all__ = ["DataConfig", "DistributedConfig", "LossConfig", "OptimConfig", "TrainConfig"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,27 @@ class OptimConfig:
 
 
 @dataclass(frozen=True)
+class LossConfig:
+    """The training loss: FRCRN's published one (cIRM mask MSE - SI-SNR, `frcrn.training.losses`),
+    plus an optional power-law compressed spectral distance that makes quiet residual background count."""
+
+    compressed_weight: float = 0.0
+    """Weight of the compressed spectral distance; 0 = the published loss alone."""
+    compressed_power: float = 0.3
+    """Exponent p of |S|^p (0 < p <= 1; smaller weighs quiet bins more)."""
+    complex_share: float = 0.3
+    """Share of the compressed complex-spectrum term (the rest is the compressed magnitude term)."""
+
+    def __post_init__(self) -> None:
+        if self.compressed_weight < 0:
+            raise ValueError(f"compressed_weight must be >= 0, got {self.compressed_weight}")
+        if not 0.0 < self.compressed_power <= 1.0:
+            raise ValueError(f"compressed_power must be in (0, 1], got {self.compressed_power}")
+        if not 0.0 <= self.complex_share <= 1.0:
+            raise ValueError(f"complex_share must be in [0, 1], got {self.complex_share}")
+
+
+@dataclass(frozen=True)
 class DistributedConfig:
     backend: Literal["none", "ray"] = "none"
     """`none`: train in this process. `ray`: Ray Train (TorchTrainer) with `num_workers` workers."""
@@ -91,6 +112,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
     out_dir: str = "runs/train"
     init_from: str | None = None
     """Checkpoint to start from when out_dir has no last.pt (e.g. the shipped default)."""

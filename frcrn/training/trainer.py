@@ -352,7 +352,9 @@ class Trainer:
         """One optimiser update on one batch; returns the loss measured before the update."""
         noisy = noisy.to(self.device, non_blocking=True)
         clean = clean.to(self.device, non_blocking=True)
-        loss = frcrn_loss(self.model, noisy, clean, self.net(noisy))
+        weights = self.config.loss
+        loss = frcrn_loss(self.model, noisy, clean, self.net(noisy), compressed_weight=weights.compressed_weight,
+                          compressed_power=weights.compressed_power, complex_share=weights.complex_share)
         self.optimizer.zero_grad(set_to_none=True)
         loss.total.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.optim.grad_clip)
@@ -374,7 +376,9 @@ class Trainer:
             started = time.monotonic()
             loss = self.train_step(noisy, clean)
             self.epoch, self.batch_in_epoch = epoch, index + 1
-            window_loss.append(torch.stack([loss.total, loss.amp, loss.phase, loss.si_snr]).detach().cpu().tolist())
+            compressed = loss.compressed if loss.compressed is not None else torch.zeros_like(loss.total)
+            window_loss.append(torch.stack([loss.total, loss.amp, loss.phase, loss.si_snr, compressed])
+                               .detach().cpu().tolist())
             self.seconds += time.monotonic() - started
             window_items += noisy.shape[0]
             if self.step % cfg.log_every == 0:
@@ -384,6 +388,8 @@ class Trainer:
                 record = {"event": "train", "step": self.step, "loss": round(mean[0], 4), "amp": round(mean[1], 4),
                           "phase": round(mean[2], 4), "si_snr": round(mean[3], 3),
                           "audio_x_realtime": round(items * self.mix.crop_seconds / elapsed, 3)}
+                if cfg.loss.compressed_weight > 0:
+                    record["compressed"] = round(mean[4], 5)
                 if self.worker.distributed:
                     record["workers"] = self.worker.world_size
                 self._log(record)

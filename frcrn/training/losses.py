@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ..model.network import FRCRN, FRCRNOutput
+from .config import LossConfig
 
 
 class LossParts(NamedTuple):
@@ -52,7 +53,7 @@ def cirm_target(model: FRCRN, noisy: torch.Tensor, clean: torch.Tensor) -> torch
 
 
 def compressed_spectral_distance(model: FRCRN, estimate: torch.Tensor, target: torch.Tensor,
-                                 power: float = 0.3, complex_share: float = 0.3) -> torch.Tensor:
+                                 power: float, complex_share: float) -> torch.Tensor:
     """Mean squared distance of the power-compressed spectra |S|^p (weight 1 - complex_share) and of
     the compressed complex spectra S |S|^(p-1) (weight complex_share), over bins and frames."""
     bins = model.config.freq_bins
@@ -71,10 +72,10 @@ def compressed_spectral_distance(model: FRCRN, estimate: torch.Tensor, target: t
 
 
 def frcrn_loss(model: FRCRN, noisy: torch.Tensor, clean: torch.Tensor, out: FRCRNOutput,
-               compressed_weight: float = 0.0, compressed_power: float = 0.3,
-               complex_share: float = 0.3) -> LossParts:
-    """The published loss (mask MSE - SI-SNR), plus `compressed_weight` x the compressed spectral
-    distance when that weight is above 0."""
+               settings: LossConfig | None = None) -> LossParts:
+    """The published loss (mask MSE - SI-SNR), plus `settings.compressed_weight` x the compressed
+    spectral distance when that weight is above 0 (None: the published loss)."""
+    settings = settings or LossConfig()
     target_len = out.wav.shape[-1]
     clean = clean[..., :target_len]
     with torch.no_grad():
@@ -83,7 +84,7 @@ def frcrn_loss(model: FRCRN, noisy: torch.Tensor, clean: torch.Tensor, out: FRCR
     amp = F.mse_loss(out.mask[:, :bins], target[:, :bins]) * rows
     phase = F.mse_loss(out.mask[:, bins:], target[:, bins:]) * rows
     snr = si_snr(out.wav, clean)
-    if compressed_weight <= 0:
+    if settings.compressed_weight <= 0:
         return LossParts(amp + phase - snr, amp, phase, snr)
-    spectral = compressed_spectral_distance(model, out.wav, clean, compressed_power, complex_share)
-    return LossParts(amp + phase - snr + compressed_weight * spectral, amp, phase, snr, spectral)
+    spectral = compressed_spectral_distance(model, out.wav, clean, settings.compressed_power, settings.complex_share)
+    return LossParts(amp + phase - snr + settings.compressed_weight * spectral, amp, phase, snr, spectral)

@@ -352,9 +352,7 @@ class Trainer:
         """One optimiser update on one batch; returns the loss measured before the update."""
         noisy = noisy.to(self.device, non_blocking=True)
         clean = clean.to(self.device, non_blocking=True)
-        weights = self.config.loss
-        loss = frcrn_loss(self.model, noisy, clean, self.net(noisy), compressed_weight=weights.compressed_weight,
-                          compressed_power=weights.compressed_power, complex_share=weights.complex_share)
+        loss = frcrn_loss(self.model, noisy, clean, self.net(noisy), self.config.loss)
         self.optimizer.zero_grad(set_to_none=True)
         loss.total.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.optim.grad_clip)

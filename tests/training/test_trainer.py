@@ -169,7 +169,7 @@ def test_frcrn_loss_backward_gives_finite_grads():
     g = torch.Generator().manual_seed(2)
     clean = 0.1 * torch.randn(2, 8000, generator=g)
     noisy = clean + 0.05 * torch.randn(2, 8000, generator=g)
-    loss = frcrn_loss(model, noisy, clean, model(noisy), compressed_weight=100.0)
+    loss = frcrn_loss(model, noisy, clean, model(noisy), LossConfig(compressed_weight=100.0))
     assert all(math.isfinite(v.item()) for v in loss)
     loss.total.backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
@@ -197,7 +197,7 @@ def test_compressed_spectral_distance_is_its_definition_on_a_tiny_case():
     complex_part = np.mean(np.abs(E * np.abs(E) ** (p - 1) - S * np.abs(S) ** (p - 1)) ** 2)
     expected = (1 - c) * magnitude + c * complex_part
     assert compressed_spectral_distance(model, estimate, clean, p, c).item() == pytest.approx(expected, rel=1e-3)
-    assert compressed_spectral_distance(model, clean, clean).item() == pytest.approx(0.0, abs=1e-9)
+    assert compressed_spectral_distance(model, clean, clean, p, c).item() == pytest.approx(0.0, abs=1e-9)
 
 
 def test_compressed_distance_makes_a_quiet_background_in_a_pause_count():
@@ -229,9 +229,11 @@ def test_loss_weight_zero_is_the_published_loss_and_a_weight_adds_the_weighted_d
     mask = 0.3 * torch.randn(1, 2 * TINY.freq_bins, model.stft(noisy).shape[-1], generator=g)
     out = FRCRNOutput(wav=0.8 * clean, mask=mask, mask_l1=mask, spec=mask)
     published = frcrn_loss(model, noisy, clean, out)
-    weighted = frcrn_loss(model, noisy, clean, out, compressed_weight=50.0)
+    settings = LossConfig(compressed_weight=50.0)
+    weighted = frcrn_loss(model, noisy, clean, out, settings)
     assert published.compressed is None
-    assert weighted.compressed.item() == pytest.approx(compressed_spectral_distance(model, out.wav, clean).item())
+    distance = compressed_spectral_distance(model, out.wav, clean, settings.compressed_power, settings.complex_share)
+    assert weighted.compressed.item() == pytest.approx(distance.item())
     assert weighted.total.item() == pytest.approx(published.total.item() + 50.0 * weighted.compressed.item(),
                                                   rel=1e-5)
 

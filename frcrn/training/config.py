@@ -115,7 +115,9 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     out_dir: str = "runs/train"
     init_from: str | None = None
-    """Checkpoint to start from when out_dir has no last.pt (e.g. the shipped default)."""
+    """Checkpoint to start from when out_dir has no last.pt (e.g. the shipped default). The step
+    count and training seconds go on from its provenance, and its `training` block joins the new
+    checkpoints' `training.lineage`, so a chain of stages keeps every stage's settings."""
     steps: int = 100_000
     max_hours: float | None = None
     eval_every: int = 250

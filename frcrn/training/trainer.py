@@ -164,6 +164,9 @@ class Trainer:
         self.batch_in_epoch = 0  # batches of `epoch` already trained on
         self.best_metrics: dict[str, float] = {}
         self.best_dnsmos = -math.inf  # highest validation DNSMOS OVRL (with `validation_dnsmos`)
+        # The stages this run continues (oldest first), each the `training` provenance of the
+        # checkpoint it started from: a chain of init_from runs keeps every stage's settings.
+        self.lineage: list[dict[str, Any]] = []
         self.dnsmos = (get_scorer(config.validation_dnsmos, options, threads=config.num_threads)
                        if self.main and config.validation_dnsmos else None)
         self._evaluated_at: int | None = None
@@ -190,6 +193,7 @@ class Trainer:
                 self.epoch, self.batch_in_epoch = state.get("epoch", 0) + 1, 0
             self.best_metrics = state.get("best_metrics", {})
             self.best_dnsmos = state.get("best_dnsmos", -math.inf)
+            self.lineage = state.get("lineage", [])
             self._log({"event": "resume", "step": self.step})
         elif self.config.init_from:
             model, info = load_checkpoint(self.config.init_from)
@@ -199,6 +203,9 @@ class Trainer:
             self.model.load_state_dict(model.state_dict())
             previous = info.provenance.get("training", {})
             self.step, self.seconds = int(previous.get("steps", 0)), float(previous.get("seconds", 0.0))
+            stage = {"checkpoint": str(self.config.init_from), "sha256": info.sha256,
+                     **{key: value for key, value in previous.items() if key != "lineage"}}
+            self.lineage = [*previous.get("lineage", []), stage]
             self._log({"event": "init", "from": str(self.config.init_from), "sha256": info.sha256, "step": self.step})
 
     def _recorded_noise(self) -> tuple[NoisePool, list[dict[str, Any]]]:
@@ -225,7 +232,8 @@ class Trainer:
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(), "step": self.step, "seconds": self.seconds,
                  "best": self.best, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
-                 "best_metrics": self.best_metrics, "best_dnsmos": self.best_dnsmos}
+                 "best_metrics": self.best_metrics, "best_dnsmos": self.best_dnsmos,
+                 "lineage": self.lineage}
         buffer = io.BytesIO()
         torch.save(state, buffer)
         atomic_write(str(self.out / "last.pt"), buffer.getvalue())
@@ -235,7 +243,8 @@ class Trainer:
         return {
             "training": {"steps": self.step, "seconds": round(self.seconds, 1), "batch_size": cfg.optim.batch_size,
                          "workers": self.worker.world_size, "device": self.device.type,
-                         "crop_seconds": self.mix.crop_seconds, "config": _shareable(cfg)},
+                         "crop_seconds": self.mix.crop_seconds, "config": _shareable(cfg),
+                         "lineage": self.lineage},
             "metrics": {"validation": metrics},
             "data": {
                 "speech": {**self._speech_source(),

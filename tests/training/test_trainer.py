@@ -28,7 +28,7 @@ CORPUS = ROOT.parent / "shared" / "data" / "dns_no_reverb_frcrn_enhanced"
 DNSMOS = ROOT.parent / "shared" / "dnsmos" / "sig_bak_ovr.onnx"
 TINY = ModelConfig(width=8, fsmn_hidden=8)
 LAST_KEYS = {"model", "optimizer", "scheduler", "step", "seconds", "best", "epoch", "batch_in_epoch",
-             "best_metrics", "best_dnsmos"}
+             "best_metrics", "best_dnsmos", "lineage"}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -271,6 +271,30 @@ def test_plain_process_trains_saves_and_resumes(speech, tmp_path, capsys, recwar
     assert [r["step"] for r in log if r["event"] == "eval"] == [2, 3]
     assert read_last(out)["step"] == 3 and read_last(out)["epoch"] >= last["epoch"]
     assert json.loads((out / "best.json").read_text())["provenance"]["training"]["steps"] in (2, 3)
+
+
+def test_init_from_continues_the_count_and_the_provenance_keeps_every_stage(speech, tmp_path):
+    """Three stages, each started from the last one's best checkpoint with its own settings: the
+    step count and training seconds go on, and the last checkpoint's provenance lists the earlier
+    stages oldest first (checkpoint, hash, steps, settings), also after a resume."""
+    one, two, three = (tmp_path / name for name in ("one", "two", "three"))
+    Trainer(tiny_config(speech, one, steps=2)).run()
+    Trainer(tiny_config(speech, two, steps=3, init_from=str(one / "best.safetensors"),
+                        optim=OptimConfig(batch_size=2, lr=1e-4))).run()
+    assert {"event": "init", "step": 2}.items() <= read_log(two)[0].items()
+    third = tiny_config(speech, three, steps=4, init_from=str(two / "best.safetensors"))
+    Trainer(third).run()
+    Trainer(dataclasses.replace(third, steps=5)).run()  # resumed from last.pt
+
+    training = json.loads((three / "best.json").read_text())["provenance"]["training"]
+    lineage = training["lineage"]
+    assert [stage["checkpoint"] for stage in lineage] == [str(one / "best.safetensors"),
+                                                          str(two / "best.safetensors")]
+    assert [stage["steps"] for stage in lineage] == [2, 3]
+    assert [stage["config"]["optim"]["lr"] for stage in lineage] == [OptimConfig.lr, 1e-4]
+    assert lineage[1]["sha256"] == json.loads((two / "best.json").read_text())["sha256"]
+    assert lineage[0]["seconds"] < lineage[1]["seconds"] < training["seconds"]
+    assert all("lineage" not in stage for stage in lineage)  # each stage once, not nested
 
 
 def test_a_compressed_loss_weight_trains_and_is_logged(speech, tmp_path):

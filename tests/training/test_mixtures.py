@@ -224,3 +224,47 @@ def test_pauses_are_for_training_only_and_bad_values_are_refused():
         DataConfig(pause_prob=1.5)
     with pytest.raises(ValueError, match="pause_seconds"):
         DataConfig(pause_seconds=(0.5, 0.1))
+
+
+# ----------------------------------------------------------------------------- spectral tilt
+
+
+def _level_db(x: np.ndarray) -> float:
+    return 10 * np.log10(np.mean(np.asarray(x, dtype=np.float64) ** 2))
+
+
+def test_spectral_tilt_raises_each_octave_above_1_khz_and_leaves_below_alone():
+    t = np.arange(SR) / SR
+    middle = slice(SR // 4, 3 * SR // 4)  # away from the ends, where a filter has no past or future
+    for hz, octaves in [(500, 0), (2000, 1), (4000, 2)]:
+        tone = (0.1 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+        for db_per_octave in (3.0, -2.0):
+            out = mixtures.spectral_tilt(tone, db_per_octave, SR)
+            assert out.dtype == np.float32 and out.shape == tone.shape
+            gain = _level_db(out[middle]) - _level_db(tone[middle])
+            assert gain == pytest.approx(db_per_octave * octaves, abs=0.05)
+
+
+def test_a_tilted_item_has_the_tilted_speech_as_its_target_and_tilts_off_draw_nothing():
+    speech = _fake_speech(4)
+    cfg = MixtureConfig(crop_seconds=1.0, snr_db=(5.0, 5.0), tilt_prob=1.0, tilt_db_per_octave=(4.0, 4.0))
+    noisy, clean, meta = mixtures.make_mixture(speech, cfg, np.random.default_rng(3))
+    assert meta["tilt_db_per_octave"] == 4.0
+    assert abs(_snr(clean, noisy) - 5.0) < 0.01  # the SNR is of the tilted speech, as mixed
+
+    plain = mixtures.make_mixture(speech, MixtureConfig(crop_seconds=0.5), np.random.default_rng(7))
+    off = mixtures.make_mixture(speech, MixtureConfig(crop_seconds=0.5, tilt_prob=0.0), np.random.default_rng(7))
+    assert np.array_equal(plain[0], off[0]) and off[2]["tilt_db_per_octave"] is None
+
+
+def test_tilts_are_for_training_only_and_bad_values_are_refused():
+    from frcrn.training.config import DataConfig
+
+    data = DataConfig(tilt_prob=0.5, tilt_db_per_octave=(-2.0, 5.0))
+    assert data.training_mixture_config().tilt_prob == 0.5
+    assert data.training_mixture_config().tilt_db_per_octave == (-2.0, 5.0)
+    assert data.mixture_config().tilt_prob == 0.0 and data.validation_mixture_config().tilt_prob == 0.0
+    with pytest.raises(ValueError, match="tilt_prob"):
+        DataConfig(tilt_prob=-0.1)
+    with pytest.raises(ValueError, match="tilt_db_per_octave"):
+        DataConfig(tilt_db_per_octave=(5.0, 1.0))

@@ -92,6 +92,9 @@ class LossConfig:
     """Exponent p of |S|^p (0 < p <= 1; smaller weighs quiet bins more)."""
     complex_share: float = 0.3
     """Share of the compressed complex-spectrum term (the rest is the compressed magnitude term)."""
+    over_suppression_weight: float = 0.0
+    """Extra weight of the compressed magnitude errors where the output is quieter than the clean
+    speech (0: symmetric; 1: removed speech counts twice as much as leftover noise)."""
 
     def __post_init__(self) -> None:
         if self.compressed_weight < 0:
@@ -100,6 +103,8 @@ class LossConfig:
             raise ValueError(f"compressed_power must be in (0, 1], got {self.compressed_power}")
         if not 0.0 <= self.complex_share <= 1.0:
             raise ValueError(f"complex_share must be in [0, 1], got {self.complex_share}")
+        if self.over_suppression_weight < 0:
+            raise ValueError(f"over_suppression_weight must be >= 0, got {self.over_suppression_weight}")
 
 
 @dataclass(frozen=True)

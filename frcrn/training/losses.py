@@ -53,10 +53,15 @@ def cirm_target(model: FRCRN, noisy: torch.Tensor, clean: torch.Tensor) -> torch
 
 
 def compressed_spectral_distance(model: FRCRN, estimate: torch.Tensor, target: torch.Tensor,
-                                 power: float, complex_share: float) -> torch.Tensor:
+                                 settings: LossConfig) -> torch.Tensor:
     """Mean squared distance of the power-compressed spectra |S|^p (weight 1 - complex_share) and of
-    the compressed complex spectra S |S|^(p-1) (weight complex_share), over bins and frames."""
-    bins = model.config.freq_bins
+    the compressed complex spectra S |S|^(p-1) (weight complex_share), over bins and frames.
+
+    With `over_suppression_weight` w > 0, magnitude errors where the output is quieter than the
+    clean speech count 1 + w times (an asymmetric loss, Eskimez et al. 2021): removing speech then
+    costs more than leaving noise of the same size, which is what keeps a voice's weak, noisy
+    high band from being cut away with the noise over it."""
+    bins, power = model.config.freq_bins, settings.compressed_power
 
     def compressed(spec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         real, imag = spec[:, :bins], spec[:, bins:]
@@ -67,8 +72,11 @@ def compressed_spectral_distance(model: FRCRN, estimate: torch.Tensor, target: t
     e_mag, e_real, e_imag = compressed(model.stft(estimate))
     t_mag, t_real, t_imag = compressed(model.stft(target))
     magnitude_term = F.mse_loss(e_mag, t_mag)
+    if settings.over_suppression_weight > 0:
+        magnitude_term = magnitude_term + settings.over_suppression_weight * torch.relu(t_mag - e_mag).pow(2).mean()
     complex_term = F.mse_loss(e_real, t_real) + F.mse_loss(e_imag, t_imag)
-    return (1 - complex_share) * magnitude_term + complex_share * complex_term
+    share = settings.complex_share
+    return (1 - share) * magnitude_term + share * complex_term
 
 
 def frcrn_loss(model: FRCRN, noisy: torch.Tensor, clean: torch.Tensor, out: FRCRNOutput,
@@ -86,5 +94,5 @@ def frcrn_loss(model: FRCRN, noisy: torch.Tensor, clean: torch.Tensor, out: FRCR
     snr = si_snr(out.wav, clean)
     if settings.compressed_weight <= 0:
         return LossParts(amp + phase - snr, amp, phase, snr)
-    spectral = compressed_spectral_distance(model, out.wav, clean, settings.compressed_power, settings.complex_share)
+    spectral = compressed_spectral_distance(model, out.wav, clean, settings)
     return LossParts(amp + phase - snr + settings.compressed_weight * spectral, amp, phase, snr, spectral)

@@ -196,8 +196,26 @@ def test_compressed_spectral_distance_is_its_definition_on_a_tiny_case():
     magnitude = np.mean((np.abs(E) ** p - np.abs(S) ** p) ** 2)
     complex_part = np.mean(np.abs(E * np.abs(E) ** (p - 1) - S * np.abs(S) ** (p - 1)) ** 2)
     expected = (1 - c) * magnitude + c * complex_part
-    assert compressed_spectral_distance(model, estimate, clean, p, c).item() == pytest.approx(expected, rel=1e-3)
-    assert compressed_spectral_distance(model, clean, clean, p, c).item() == pytest.approx(0.0, abs=1e-9)
+    settings = LossConfig(compressed_power=p, complex_share=c)
+    assert compressed_spectral_distance(model, estimate, clean, settings).item() == pytest.approx(expected, rel=1e-3)
+    assert compressed_spectral_distance(model, clean, clean, settings).item() == pytest.approx(0.0, abs=1e-9)
+
+
+def test_over_suppression_weight_makes_removed_speech_cost_more_than_leftover_noise_of_its_size():
+    """The output 20 % quieter than the speech and the output 20 % louder miss by about the same
+    compressed magnitude; with weight 1 the quieter one costs twice as much, and the symmetric
+    distance is unchanged for the louder one."""
+    model = FRCRN(TINY)
+    clean = 0.1 * torch.randn(1, 3200, generator=torch.Generator().manual_seed(8))
+    quieter, louder = clean * 0.8 ** (1 / 0.3), clean * 1.2 ** (1 / 0.3)  # |S|^0.3 scaled by 0.8 / 1.2
+
+    def cost(estimate: torch.Tensor, weight: float) -> float:
+        settings = LossConfig(complex_share=0.0, over_suppression_weight=weight)
+        return compressed_spectral_distance(model, estimate, clean, settings).item()
+
+    assert cost(quieter, 0.0) == pytest.approx(cost(louder, 0.0), rel=1e-3)
+    assert cost(quieter, 1.0) == pytest.approx(2 * cost(quieter, 0.0), rel=1e-3)
+    assert cost(louder, 1.0) == pytest.approx(cost(louder, 0.0), rel=1e-6)
 
 
 def test_compressed_distance_makes_a_quiet_background_in_a_pause_count():
@@ -212,7 +230,8 @@ def test_compressed_distance_makes_a_quiet_background_in_a_pause_count():
     background[:, 4000:] = 0.1 * torch.randn(1, 4000, generator=g)
 
     def cost(level: float, power: float) -> float:
-        return compressed_spectral_distance(model, clean + level * background, clean, power, 0.0).item()
+        settings = LossConfig(compressed_power=power, complex_share=0.0)
+        return compressed_spectral_distance(model, clean + level * background, clean, settings).item()
 
     assert si_snr(clean + 0.01 * background, clean) > 39
     assert cost(0.01, 1.0) / cost(0.1, 1.0) == pytest.approx(0.01, rel=0.02)
@@ -232,14 +251,14 @@ def test_loss_weight_zero_is_the_published_loss_and_a_weight_adds_the_weighted_d
     settings = LossConfig(compressed_weight=50.0)
     weighted = frcrn_loss(model, noisy, clean, out, settings)
     assert published.compressed is None
-    distance = compressed_spectral_distance(model, out.wav, clean, settings.compressed_power, settings.complex_share)
+    distance = compressed_spectral_distance(model, out.wav, clean, settings)
     assert weighted.compressed.item() == pytest.approx(distance.item())
     assert weighted.total.item() == pytest.approx(published.total.item() + 50.0 * weighted.compressed.item(),
                                                   rel=1e-5)
 
 
 @pytest.mark.parametrize("setting", ["compressed_weight=-1", "compressed_power=0", "compressed_power=1.5",
-                                     "complex_share=2"])
+                                     "complex_share=2", "over_suppression_weight=-0.5"])
 def test_loss_config_refuses_values_outside_their_range(setting):
     with pytest.raises(ConfigError, match=setting.split("=")[0]):
         load_typed(TrainConfig, None, [f"loss.{setting}"])

@@ -147,9 +147,19 @@ class TrainConfig:
     checkpoint with the highest OVRL beside `best.safetensors` (highest SI-SNR): the two measure
     different things (SI-SNR rewards the waveform, DNSMOS what a listener hears of the
     background), so a checkpoint to ship is chosen on both."""
+    validation_unpaired: str | tuple[str, ...] | None = None
+    """Real noisy recordings without references (a glob, folder or list, as `data.speech`), e.g.
+    `../shared/examples/*.wav`. With `validation_dnsmos`, each evaluation also logs their mean
+    DNSMOS (`unpaired_dnsmos_{sig,bak,ovrl}`): synthetic mixtures are not all of real use, and a
+    few real recordings show early what a loss or data change does to them. Never used to pick a
+    checkpoint: a handful of clips is too few."""
     log_every: int = 25
     seed: int = 0
     num_threads: int | None = None
     device: str = "auto"
     """auto (CUDA when available), cpu, cuda or cuda:N; Ray workers use the device Ray assigns."""
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
+
+    def __post_init__(self) -> None:
+        if self.validation_unpaired and not self.validation_dnsmos:
+            raise ValueError("validation_unpaired needs validation_dnsmos (its recordings are scored by DNSMOS only)")

@@ -59,15 +59,21 @@ def _is_url(path: str) -> bool:
 
 
 def absolute_paths(config: TrainConfig) -> TrainConfig:
-    """Local paths made absolute on the driver: Ray workers run in other working directories."""
+    """Local paths made absolute on the driver: Ray workers run in other working directories.
+    Every path setting is fixed here (speech, noise and impulse responses may be lists)."""
 
     def fix(path: str | None) -> str | None:
         return path if path is None or _is_url(path) else os.path.abspath(os.path.expanduser(path))
 
+    def fix_spec(spec: str | tuple[str, ...] | None) -> str | tuple[str, ...] | None:
+        return tuple(fix(p) for p in spec) if isinstance(spec, (list, tuple)) else fix(spec)  # type: ignore[misc]
+
+    data = config.data
     return dataclasses.replace(
         config, out_dir=fix(config.out_dir), init_from=fix(config.init_from),
-        validation_dnsmos=fix(config.validation_dnsmos),
-        data=dataclasses.replace(config.data, speech=fix(config.data.speech)),
+        validation_dnsmos=fix(config.validation_dnsmos), validation_unpaired=fix_spec(config.validation_unpaired),
+        data=dataclasses.replace(data, speech=fix_spec(data.speech), noise=fix_spec(data.noise),
+                                 rir=fix_spec(data.rir)),
         distributed=dataclasses.replace(config.distributed, storage_path=fix(config.distributed.storage_path)))
 
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..audio.files import load_clips
+from ..audio.files import list_audio_files, load_clips
 from ..model.checkpoint import load_checkpoint, save_checkpoint
 from ..model.network import FRCRN
 from ..quality.dnsmos import Dnsmos, get_scorer
@@ -72,32 +72,39 @@ def _shareable(config: TrainConfig) -> dict[str, Any]:
 
 @torch.inference_mode()
 def validate(model: FRCRN, items: Sequence[tuple[np.ndarray, np.ndarray, dict]],
-             dnsmos: Dnsmos | None = None) -> dict[str, float]:
+             dnsmos: Dnsmos | None = None, unpaired: Sequence[np.ndarray] = ()) -> dict[str, float]:
     """Mean SI-SNR of noisy and enhanced validation mixtures (dB), one item at a time, on the
     model's device; with a ``dnsmos`` scorer also the enhanced items' mean DNSMOS SIG/BAK/OVRL
-    (``dnsmos_{sig,bak,ovrl}_enhanced``)."""
+    (``dnsmos_{sig,bak,ovrl}_enhanced``) and that of the enhanced ``unpaired`` recordings
+    (``unpaired_dnsmos_{sig,bak,ovrl}``)."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
+
+    def enhance(noisy: np.ndarray) -> torch.Tensor:
+        return model(torch.from_numpy(noisy)[None].to(device)).wav
+
     noisy_scores, enhanced_scores, enhanced = [], [], []
     for noisy, clean, meta in items:
         if meta.get("noise_only"):
             continue
         x, s = torch.from_numpy(noisy)[None].to(device), torch.from_numpy(clean)[None].to(device)
-        wav = model(x).wav
+        wav = enhance(noisy)
         n = wav.shape[-1]
         noisy_scores.append(float(si_snr(x[..., :n], s[..., :n])))
         enhanced_scores.append(float(si_snr(wav, s[..., :n])))
         if dnsmos is not None:
             enhanced.append(wav[0].float().cpu().numpy())
+    real = [enhance(x)[0].float().cpu().numpy() for x in unpaired] if dnsmos is not None else []
     model.train(was_training)
     noisy_mean, enhanced_mean = float(np.mean(noisy_scores)), float(np.mean(enhanced_scores))
     metrics = {"si_snr_noisy": noisy_mean, "si_snr_enhanced": enhanced_mean,
                "si_snr_improvement": enhanced_mean - noisy_mean}
-    if dnsmos is not None:
-        scores = dnsmos.score_many(enhanced)
-        for key in ("sig", "bak", "ovrl"):
-            metrics[f"dnsmos_{key}_enhanced"] = float(np.mean([sc[key] for sc in scores]))
+    for prefix, signals in (("dnsmos_{}_enhanced", enhanced), ("unpaired_dnsmos_{}", real)):
+        if dnsmos is not None and signals:
+            scores = dnsmos.score_many(signals)
+            for key in ("sig", "bak", "ovrl"):
+                metrics[prefix.format(key)] = float(np.mean([sc[key] for sc in scores]))
     return metrics
 
 
@@ -169,6 +176,8 @@ class Trainer:
         self.lineage: list[dict[str, Any]] = []
         self.dnsmos = (get_scorer(config.validation_dnsmos, options, threads=config.num_threads)
                        if self.main and config.validation_dnsmos else None)
+        self.unpaired = (load_clips(list_audio_files(config.validation_unpaired, options), storage_options=options)
+                         if self.dnsmos is not None and config.validation_unpaired else [])
         self._evaluated_at: int | None = None
         self._resume()
         self.net: torch.nn.Module = self.model
@@ -336,7 +345,8 @@ class Trainer:
     def evaluate_and_save(self) -> dict[str, float]:
         """Rank 0 validates and writes; every rank applies the same metrics to its scheduler (so
         learning rates stay identical) and calls `worker.report`."""
-        metrics = self._from_main(validate(self.model, self.validation, self.dnsmos) if self.main else None)
+        metrics = self._from_main(
+            validate(self.model, self.validation, self.dnsmos, self.unpaired) if self.main else None)
         self.scheduler.step(metrics["si_snr_enhanced"])
         if metrics["si_snr_enhanced"] > self.best:
             self.best, self.best_metrics = metrics["si_snr_enhanced"], metrics

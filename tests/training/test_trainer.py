@@ -430,6 +430,39 @@ def test_validation_with_dnsmos_logs_it_and_keeps_the_best_by_ovrl_apart(speech,
     assert read_last(out)["best_dnsmos"] >= best
 
 
+def test_unpaired_recordings_are_scored_at_every_evaluation_but_never_pick_the_checkpoint(speech, tmp_path):
+    """`validation_unpaired`: real noisy recordings (here the model card's two examples) get their
+    own DNSMOS in every eval line; best_dnsmos still follows the validation mixtures' OVRL."""
+    examples = ROOT.parent / "shared" / "examples" / "*.wav"
+    out = tmp_path / "run"
+    Trainer(tiny_config(speech, out, steps=2, eval_every=1, validation_dnsmos=str(DNSMOS),
+                        validation_unpaired=str(examples))).run()
+    evals = [r for r in read_log(out) if r["event"] == "eval"]
+    assert len(evals) == 2
+    for r in evals:
+        assert all(1.0 <= r[f"unpaired_dnsmos_{key}"] <= 5.0 for key in ("sig", "bak", "ovrl"))
+    assert read_last(out)["best_dnsmos"] == max(r["dnsmos_ovrl_enhanced"] for r in evals)
+    with pytest.raises(ValueError, match="validation_unpaired needs validation_dnsmos"):
+        tiny_config(speech, out, validation_unpaired=str(examples))
+
+
+def test_ray_training_gets_every_local_path_made_absolute(tmp_path, monkeypatch):
+    """Ray workers run in other folders: speech, noise and room lists, checkpoints and the
+    recordings to score are all made absolute on the driver; URLs are left alone."""
+    from frcrn.training.ray_train import absolute_paths
+
+    monkeypatch.chdir(tmp_path)
+    config = TrainConfig(data=DataConfig(speech=("a/*.wav", "s3://bucket/b"), noise="noise", rir=("rooms",)),
+                         init_from="init.safetensors", validation_dnsmos="dnsmos.onnx",
+                         validation_unpaired=("real/*.wav",))
+    fixed = absolute_paths(config)
+    assert fixed.data.speech == (str(tmp_path / "a/*.wav"), "s3://bucket/b")
+    assert fixed.data.noise == str(tmp_path / "noise") and fixed.data.rir == (str(tmp_path / "rooms"),)
+    assert fixed.validation_unpaired == (str(tmp_path / "real/*.wav"),)
+    assert fixed.init_from == str(tmp_path / "init.safetensors")
+    assert fixed.validation_dnsmos == str(tmp_path / "dnsmos.onnx")
+
+
 def test_validation_without_dnsmos_keeps_no_dnsmos_checkpoint(speech, tmp_path):
     out = tmp_path / "run"
     Trainer(tiny_config(speech, out)).run()

@@ -251,6 +251,35 @@ def format_families(rows: list[dict], enhancers: Sequence[str]) -> str:
     return markdown_table(headers, body)
 
 
+ROOM_METRICS = ("si_sdr", "pesq_wb", "dnsmos_ovrl")
+
+
+def room_rows(records: list[dict], enhancers: Sequence[str]) -> list[dict]:
+    """Dry and reverberant synthetic items apart: delta SI-SDR / PESQ-WB / DNSMOS OVRL per enhancer.
+    A reverberant item's reference is the reverberant speech, so SI-SDR and PESQ reward keeping the
+    room while DNSMOS marks it down; an enhancer that removes some of the room wins one and loses
+    the other there. Empty unless the set has both kinds."""
+    synthetic = [r for r in records if r["set"] == "synthetic" and not r.get("error") and r.get("reverb") is not None]
+    out = []
+    for room, flag in (("dry", False), ("reverberant", True)):
+        group = [r for r in synthetic if bool(r["reverb"]) == flag]
+        if not group:
+            return []
+        row: dict[str, Any] = {"room": room, "items": len({r["item"] for r in group})}
+        for name in enhancers:
+            mine = [r for r in group if r["enhancer"] == name]
+            row[name] = {m: _mean_delta(mine, m)[0] for m in ROOM_METRICS}
+        out.append(row)
+    return out
+
+
+def format_rooms(rows: list[dict], enhancers: Sequence[str]) -> str:
+    headers = ["room", "items", *(f"{n} ΔSI-SDR / ΔPESQ / ΔOVRL" for n in enhancers)]
+    body = [[r["room"], r["items"], *(f"{fmt(r[n]['si_sdr'])} / {fmt(r[n]['pesq_wb'], '+.2f')} / "
+                                      f"{fmt(r[n]['dnsmos_ovrl'], '+.2f')}" for n in enhancers)] for r in rows]
+    return markdown_table(headers, body)
+
+
 def lag_check(rows: list[dict], kinds: dict[str, str]) -> list[str]:
     """One line per enhancer: measured median lag vs the known one."""
     lines = []
@@ -601,6 +630,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     rows = summary_rows(records, order)
     families = family_rows(records, [n for n in order if kinds[n] != "noisy"])
+    rooms = room_rows(records, [n for n in order if kinds[n] != "noisy"])
     syn_seconds = sum(i.noisy.size for i in items if i.set == "synthetic") / SAMPLE_RATE
     noisy_means = {m: _mean([base[(i.set, i.item)] for i in items if i.set == "synthetic"], m)
                    for m in (*INTRUSIVE, "dnsmos_ovrl")}
@@ -619,11 +649,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     summary_md = format_summary(rows)
     family_md = format_families(families, [n for n in order if kinds[n] != "noisy"])
+    room_md = format_rooms(rooms, [n for n in order if kinds[n] != "noisy"]) if rooms else ""
     lags = lag_check(rows, kinds)
     errors = [r for r in records if r.get("error")]
     text = "\n".join(header) + "\n\n" + summary_md \
         + "\n\nΔSI-SDR (dB) / ΔPESQ-WB per noise family (synthetic set):\n\n" \
-        + family_md + "\n\nAlignment lag (median over items; known figures in the script):\n" \
+        + family_md \
+        + ("\n\nDry and reverberant items apart (the reference of a reverberant item keeps the room):\n\n"
+           + room_md if room_md else "") \
+        + "\n\nAlignment lag (median over items; known figures in the script):\n" \
         + "\n".join(f"- {line}" for line in lags)
     if skipped:
         text += "\n\nSkipped:\n" + "\n".join(f"- {s}" for s in skipped)
@@ -636,7 +670,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         payload = {"machine": info, "config": args.config, "limit": args.limit, "enhancers": sources,
                    "kinds": kinds, "known_lag": KNOWN_LAG, "skipped": skipped, "summary": rows,
-                   "families": families, "tables": {"summary": summary_md, "families": family_md, "text": text},
+                   "families": families, "rooms": rooms,
+                   "tables": {"summary": summary_md, "families": family_md, "rooms": room_md, "text": text},
                    "items": records, "seconds": round(elapsed, 1)}
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         with open(args.json, "w", encoding="utf-8") as f:

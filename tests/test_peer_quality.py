@@ -98,7 +98,7 @@ def test_fmt(pq):
 def _records():
     rows = []
     for i, (family, lag) in enumerate([("pink", 384), ("pink", 384), ("babble", 383)]):
-        base = {"set": "synthetic", "item": f"{i:04d}", "noise_family": family, "duration_s": 2.0,
+        base = {"set": "synthetic", "item": f"{i:04d}", "noise_family": family, "duration_s": 2.0, "reverb": i == 2,
                 "si_sdr_noisy": 0.0, "pesq_wb_noisy": 1.0, "stoi_noisy": 0.5, "dnsmos_ovrl_noisy": 2.0}
         rows.append({**base, "enhancer": "x", "kind": "dtln", "lag": lag, "enhance_seconds": 0.5,
                      "si_sdr": 10.0 + i, "pesq_wb": 2.0, "stoi": 0.9 if i else math.nan, "dnsmos_ovrl": 3.0})
@@ -132,6 +132,12 @@ def test_summary_rows_and_tables(pq):
     assert families[0]["x"]["si_sdr"] == pytest.approx(10.5)
     text = pq.format_families(families, ["x"])
     assert "+12.00 / +1.00" in text  # babble: one item, 10 + 2
+
+    rooms = pq.room_rows(records, ["x"])
+    assert [(r["room"], r["items"]) for r in rooms] == [("dry", 2), ("reverberant", 1)]
+    assert rooms[0]["x"]["si_sdr"] == pytest.approx(10.5) and rooms[1]["x"]["dnsmos_ovrl"] == pytest.approx(1.0)
+    assert "+12.00 / +1.00 / +1.00" in pq.format_rooms(rooms, ["x"])
+    assert pq.room_rows([r for r in records if not r.get("reverb")], ["x"]) == []  # one kind only: no table
 
 
 # ----------------------------------------------------------------------------- the peers themselves

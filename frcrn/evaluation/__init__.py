@@ -26,7 +26,7 @@ Modules: `config` (EvalConfig and its sets), `sets` (listing, pairing and loadin
 
 from .config import INTRUSIVE, METRICS, NON_INTRUSIVE, SETS, EvalConfig, PairedSet, SyntheticSet, load_config
 from .run import evaluate, run_eval
-from .scoring import SUMMARY_COLUMNS, family_summary, format_family_summary, format_summary, summarize
+from .scoring import SUMMARY_COLUMNS, family_summary, format_family_summary, format_summary, room_summaries, summarize
 
 __all__ = [
     "INTRUSIVE",
@@ -42,6 +42,7 @@ __all__ = [
     "format_family_summary",
     "format_summary",
     "load_config",
+    "room_summaries",
     "run_eval",
     "summarize",
 ]

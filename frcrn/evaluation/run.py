@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..config import ConfigError
 from .config import METRICS, SETS, EvalConfig
-from .scoring import family_summary, format_family_summary, format_summary, score_chunk, summarize
+from .scoring import family_summary, format_family_summary, format_summary, room_summaries, score_chunk, summarize
 from .sets import Item, paired_items, synthetic_items, unpaired_items
 
 __all__ = ["evaluate", "run_eval"]
@@ -104,6 +104,8 @@ def evaluate(config: EvalConfig, log: Callable[[str], None] = print) -> tuple[pd
         "config": dataclasses.asdict(dataclasses.replace(config, storage_options={})),
         "summary": {label: dict(row) for label, row in summary.iterrows()},
         "by_family": {str(f): dict(row) for f, row in family_summary(table).iterrows()},
+        "by_room": {room: {label: dict(row) for label, row in part.iterrows()}
+                    for room, part in room_summaries(table).items()},
         "counts": counts,
         "errors": int((table["error"] != "").sum()),
         "seconds": round(time.monotonic() - started, 1),
@@ -129,6 +131,10 @@ def run_eval(config: EvalConfig, log: Callable[[str], None] = print) -> pd.DataF
         for s in present:
             log("")
             log(format_summary(summarize(table[table["set"] == s]), f"{s} ({int((table['set'] == s).sum())} items):"))
+    for room, part in room_summaries(table).items():
+        count = max(part.attrs["count"].values())
+        log("")
+        log(format_summary(part, f"synthetic, {room} ({count} items):"))
     by_family = family_summary(table)
     if len(by_family) > 1:
         log("")

@@ -131,6 +131,26 @@ def summarize(items: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+ROOMS = {"dry": False, "reverberant": True}
+
+
+def room_summaries(items: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """:func:`summarize` of the synthetic items without and with reverberation ("dry",
+    "reverberant"), when the set has both; else empty.
+
+    Why apart: a reverberant item's reference is the reverberant speech (FRCRN denoises, it does
+    not dereverberate), so SI-SDR and PESQ reward an enhancer for keeping the room while DNSMOS
+    marks the room down as it does noise. Pooled means hide which way an enhancer went.
+    """
+    if "set" not in items or "reverb" not in items:
+        return {}
+    synthetic = items[(items["set"] == "synthetic") & (items["error"] == "")]
+    groups = {name: synthetic[synthetic["reverb"] == flag] for name, flag in ROOMS.items()}
+    if any(group.empty for group in groups.values()):
+        return {}
+    return {name: summarize(group) for name, group in groups.items()}
+
+
 FAMILY_METRICS = ("si_sdr", "pesq_wb", "stoi")
 
 

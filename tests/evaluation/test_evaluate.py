@@ -240,3 +240,17 @@ def test_summary_skips_undefined_values():
     assert s.loc["PESQ-WB"].isna().all()
     text = ev.format_summary(s)
     assert "SI-SDR" in text and "+4.000" in text and "PESQ-WB" not in text
+
+
+def test_room_summaries_split_the_synthetic_items_into_dry_and_reverberant():
+    """Reverberant items are scored against reverberant speech, so they are summarised apart;
+    unpaired recordings and failed items are in neither."""
+    items = pd.DataFrame({"set": ["synthetic", "synthetic", "synthetic", "synthetic", "unpaired"],
+                          "reverb": [False, False, True, True, None], "error": ["", "", "", "boom", ""],
+                          "si_sdr_noisy": [0.0, 2.0, 4.0, 9.0, math.nan],
+                          "si_sdr_enhanced": [10.0, 12.0, 7.0, 9.0, math.nan]})
+    rooms = ev.room_summaries(items)
+    assert list(rooms) == ["dry", "reverberant"]
+    assert rooms["dry"].loc["SI-SDR"].tolist() == [1.0, 11.0, 10.0] and rooms["dry"].attrs["count"]["SI-SDR"] == 2
+    assert rooms["reverberant"].loc["SI-SDR"].tolist() == [4.0, 7.0, 3.0]
+    assert ev.room_summaries(items[items["reverb"] != True]) == {}  # noqa: E712 - one kind only: no split

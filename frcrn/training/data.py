@@ -64,6 +64,11 @@ class SpeechMixtures:
     rir_prob: float = 0.0
     """Share of items whose speech is reverberated (training and validation alike)."""
     rir_validation_fraction: float = 0.1
+    rir_early_seconds: float | None = None
+    """null: a reverberant item's target (and validation reference) is the reverberant speech:
+    FRCRN denoises, it does not dereverberate. A number (0.05 in the DNS Challenge recipes): the
+    target keeps the direct sound and that many seconds of early reflections, so the model also
+    removes the late tail. Keep equal in training and evaluation configs."""
     """Share of the impulse-response files held out for validation."""
     validation_seconds: tuple[float, ...] = ()
     """[low, high]: length of each validation item, drawn uniformly; empty = ``crop_seconds``."""
@@ -82,6 +87,8 @@ class SpeechMixtures:
         for name in ("validation_fraction", "noise_validation_fraction", "rir_validation_fraction"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.rir_early_seconds is not None and not 0.0 <= self.rir_early_seconds <= 1.0:
+            raise ValueError(f"rir_early_seconds must be null or in [0, 1] seconds, got {self.rir_early_seconds}")
         for name in ("recorded_noise_prob", "validation_noise_prob", "rir_prob"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value <= 1.0:
@@ -129,4 +136,5 @@ class SpeechMixtures:
 
     def mixture_config(self) -> MixtureConfig:
         crop = round(self.crop_seconds * 16000 / 320) * 320
-        return MixtureConfig(crop_seconds=crop / 16000, snr_db=tuple(self.snr_db), level_dbfs=tuple(self.level_dbfs))
+        return MixtureConfig(crop_seconds=crop / 16000, snr_db=tuple(self.snr_db), level_dbfs=tuple(self.level_dbfs),
+                             rir_early_seconds=self.rir_early_seconds)

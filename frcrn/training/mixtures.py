@@ -64,6 +64,9 @@ class MixtureConfig:
     pause_prob: float = 0.0
     #: (low, high) length of that stretch in seconds
     pause_seconds: tuple[float, float] = (0.3, 1.2)
+    #: None: a reverberant item's target is the reverberant speech; a number: only the direct sound
+    #: and this many seconds of early reflections (the late tail is removed with the noise)
+    rir_early_seconds: float | None = None
     #: probability that the speech's spectrum is tilted above 1 kHz before mixing (target too)
     tilt_prob: float = 0.0
     #: (low, high) tilt in dB per octave above 1 kHz (+4: 12 dB brighter at 8 kHz)
@@ -260,7 +263,11 @@ def make_mixture(
         tilt = float(rng.uniform(*config.tilt_db_per_octave))
         clean = spectral_tilt(clean, tilt, config.sample_rate)
     reverb = bool(rirs) and bool(rng.random() < rir_prob)
-    if reverb:
+    early = None
+    if reverb and config.rir_early_seconds is not None:
+        clean, early = rirs.reverberate_with_early(clean, rng, config.rir_early_seconds,  # type: ignore[union-attr]
+                                                   config.sample_rate)
+    elif reverb:
         clean = rirs.reverberate(clean, rng)  # type: ignore[union-attr]
     others = list(speech[:idx]) + list(speech[idx + 1 :])
     if recorded_noise and rng.random() < recorded_noise_prob:
@@ -278,6 +285,8 @@ def make_mixture(
     if noise_only:
         clean = np.zeros(n, dtype=np.float32)
     noisy, clean_out, info = mix_clean_noise(clean, noise, snr, level)
+    if early is not None and not noise_only:  # heard: the whole room; target: its early part, same gain
+        clean_out = (early * info["gain"]).astype(np.float32)
     meta = {
         "family": family,
         "snr_db": None if noise_only else snr,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from frcrn.training.data import SpeechMixtures
-from frcrn.training.sources import NoisePool, RirPool, family_of, speaker_of, split_by_family, split_groups
+from frcrn.training.sources import NoisePool, RirPool, early_part, family_of, speaker_of, split_by_family, split_groups
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
@@ -73,6 +73,24 @@ def test_reverberation_keeps_length_and_a_unit_impulse_changes_nothing():
     out = echo.reverberate(clean, rng)
     assert out.shape == clean.shape
     np.testing.assert_allclose(out[10:], clean[10:] + 0.5 * clean[:-10], atol=1e-4)
+
+
+def test_early_part_keeps_the_direct_sound_and_the_first_reflections_only():
+    rir = np.zeros(2000, np.float32)
+    rir[[100, 300, 1500]] = [1.0, 0.5, 0.25]  # direct sound, an early and a late reflection
+    early = early_part(rir, 0.05, 16000)  # 800 samples after the direct sound
+    assert early[100] == 1.0 and early[300] == 0.5 and not early[900:].any()
+    assert rir[1500] == 0.25  # the input is not changed
+
+
+def test_reverberate_with_early_draws_the_room_reverberate_would():
+    rng_a, rng_b = np.random.default_rng(4), np.random.default_rng(4)
+    clean = np.random.default_rng(0).normal(size=4000).astype(np.float32)
+    rooms = RirPool.of([np.r_[1.0, np.zeros(1599), 0.5].astype(np.float32), np.r_[1.0, 0.3].astype(np.float32)])
+    full, early = rooms.reverberate_with_early(clean, rng_a, 0.05)
+    np.testing.assert_array_equal(full, rooms.reverberate(clean, rng_b))
+    assert rng_a.random() == rng_b.random()  # the same draws were used
+    assert early.shape == clean.shape and np.isfinite(early).all()
 
 
 def _tree(root: Path) -> SpeechMixtures:
@@ -153,3 +171,19 @@ def test_eval_v2_synthetic_set_is_the_v2_training_validation_set():
     for f in dataclasses.fields(SpeechMixtures):
         assert getattr(synthetic, f.name) == getattr(data, f.name), f.name
     assert (synthetic.count, synthetic.seed) == (data.validation_items, data.validation_seed)
+
+
+def test_an_early_target_keeps_the_whole_room_in_the_mixture_and_its_early_part_in_the_target(tmp_path):
+    """With rir_early_seconds the noisy item is the same as without (same seed), and the target is
+    the speech through the first part of the room only, at the mixture's gain: quieter, since the
+    test rooms' tail (taps 160-800) holds most of their energy."""
+    import dataclasses
+
+    recipe = _tree(tmp_path)
+    (noisy, clean, _), = recipe.validation_set(1, seed=3)[1]
+    (noisy_e, clean_e, meta_e), = dataclasses.replace(recipe, rir_early_seconds=0.01).validation_set(1, seed=3)[1]
+    np.testing.assert_array_equal(noisy, noisy_e)
+    assert meta_e["reverb"]
+    assert np.mean(clean_e.astype(np.float64) ** 2) < 0.7 * np.mean(clean.astype(np.float64) ** 2)
+    with pytest.raises(ValueError, match="rir_early_seconds"):
+        dataclasses.replace(recipe, rir_early_seconds=-1.0)

@@ -655,7 +655,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = "\n".join(header) + "\n\n" + summary_md \
         + "\n\nΔSI-SDR (dB) / ΔPESQ-WB per noise family (synthetic set):\n\n" \
         + family_md \
-        + ("\n\nDry and reverberant items apart (the reference of a reverberant item keeps the room):\n\n"
+        + ("\n\nDry and reverberant items apart (the reverberant items' reference keeps the room unless the "
+           "config's synthetic.rir_early_seconds is set):\n\n"
            + room_md if room_md else "") \
         + "\n\nAlignment lag (median over items; known figures in the script):\n" \
         + "\n".join(f"- {line}" for line in lags)

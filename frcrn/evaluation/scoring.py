@@ -37,7 +37,7 @@ def _intrusive(which: Sequence[str], est: np.ndarray, ref: np.ndarray, notes: li
 
 def _direct(enhancer, noisy: np.ndarray) -> np.ndarray:
     """The network alone on one whole item, exactly as training's validation
-    (``frcrn.training.trainer.validate``) runs it."""
+    (``frcrn.training.validation.validate``) runs it."""
     import torch
 
     x = torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32))[None].to(enhancer.device)

@@ -22,7 +22,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -33,12 +33,13 @@ import torch
 from ..audio.files import list_audio_files, load_clips
 from ..model.checkpoint import load_checkpoint, save_checkpoint
 from ..model.network import FRCRN
-from ..quality.dnsmos import Dnsmos, get_scorer
+from ..quality.dnsmos import get_scorer
 from ..storage import atomic_write
 from .config import DataConfig, TrainConfig
-from .losses import LossParts, frcrn_loss, si_snr
+from .losses import LossParts, frcrn_loss
 from .mixtures import MixtureDataset
 from .sources import NoisePool, RirPool
+from .validation import validate
 
 BATCHES_PER_EPOCH = 1000
 """The mixture stream is endless; an epoch is a reseeding point of it (the data RNG is
@@ -68,44 +69,6 @@ def _shareable(config: TrainConfig) -> dict[str, Any]:
     record = asdict(config)
     record["data"]["storage_options"] = sorted(config.data.storage_options)
     return record
-
-
-@torch.inference_mode()
-def validate(model: FRCRN, items: Sequence[tuple[np.ndarray, np.ndarray, dict]],
-             dnsmos: Dnsmos | None = None, unpaired: Sequence[np.ndarray] = ()) -> dict[str, float]:
-    """Mean SI-SNR of noisy and enhanced validation mixtures (dB), one item at a time, on the
-    model's device; with a ``dnsmos`` scorer also the enhanced items' mean DNSMOS SIG/BAK/OVRL
-    (``dnsmos_{sig,bak,ovrl}_enhanced``) and that of the enhanced ``unpaired`` recordings
-    (``unpaired_dnsmos_{sig,bak,ovrl}``)."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-
-    def enhance(noisy: np.ndarray) -> torch.Tensor:
-        return model(torch.from_numpy(noisy)[None].to(device)).wav
-
-    noisy_scores, enhanced_scores, enhanced = [], [], []
-    for noisy, clean, meta in items:
-        if meta.get("noise_only"):
-            continue
-        x, s = torch.from_numpy(noisy)[None].to(device), torch.from_numpy(clean)[None].to(device)
-        wav = enhance(noisy)
-        n = wav.shape[-1]
-        noisy_scores.append(float(si_snr(x[..., :n], s[..., :n])))
-        enhanced_scores.append(float(si_snr(wav, s[..., :n])))
-        if dnsmos is not None:
-            enhanced.append(wav[0].float().cpu().numpy())
-    real = [enhance(x)[0].float().cpu().numpy() for x in unpaired] if dnsmos is not None else []
-    model.train(was_training)
-    noisy_mean, enhanced_mean = float(np.mean(noisy_scores)), float(np.mean(enhanced_scores))
-    metrics = {"si_snr_noisy": noisy_mean, "si_snr_enhanced": enhanced_mean,
-               "si_snr_improvement": enhanced_mean - noisy_mean}
-    for prefix, signals in (("dnsmos_{}_enhanced", enhanced), ("unpaired_dnsmos_{}", real)):
-        if dnsmos is not None and signals:
-            scores = dnsmos.score_many(signals)
-            for key in ("sig", "bak", "ovrl"):
-                metrics[prefix.format(key)] = float(np.mean([sc[key] for sc in scores]))
-    return metrics
 
 
 @dataclass

@@ -137,7 +137,7 @@ def test_run_eval_synthetic_and_unpaired(tmp_path, tiny_checkpoint, capsys):
 @needs_shared
 def test_model_path_reproduces_the_training_validation_numbers(tmp_path, tiny_checkpoint):
     from frcrn.model.checkpoint import load_checkpoint
-    from frcrn.training.trainer import validate
+    from frcrn.training.validation import validate
 
     synthetic = ev.SyntheticSet(speech=SPEECH_GLOB, count=3, crop_seconds=2.0)
     config = _config(tmp_path, tiny_checkpoint, path="model", metrics=("si_sdr",), dnsmos_model=None,

@@ -64,12 +64,12 @@ class SpeechMixtures:
     rir_prob: float = 0.0
     """Share of items whose speech is reverberated (training and validation alike)."""
     rir_validation_fraction: float = 0.1
+    """Share of the impulse-response files held out for validation."""
     rir_early_seconds: float | None = None
     """null: a reverberant item's target (and validation reference) is the reverberant speech:
     FRCRN denoises, it does not dereverberate. A number (0.05 in the DNS Challenge recipes): the
     target keeps the direct sound and that many seconds of early reflections, so the model also
     removes the late tail. Keep equal in training and evaluation configs."""
-    """Share of the impulse-response files held out for validation."""
     validation_seconds: tuple[float, ...] = ()
     """[low, high]: length of each validation item, drawn uniformly; empty = ``crop_seconds``."""
     validation_snr_db: tuple[float, ...] = ()

@@ -28,21 +28,19 @@ def validate(model: FRCRN, items: Sequence[tuple[np.ndarray, np.ndarray, dict]],
     model.eval()
     device = next(model.parameters()).device
 
-    def enhance(noisy: np.ndarray) -> torch.Tensor:
-        return model(torch.from_numpy(noisy)[None].to(device)).wav
-
     noisy_scores, enhanced_scores, enhanced = [], [], []
     for noisy, clean, meta in items:
         if meta.get("noise_only"):
             continue
         x, s = torch.from_numpy(noisy)[None].to(device), torch.from_numpy(clean)[None].to(device)
-        wav = enhance(noisy)
+        wav = model(x).wav
         n = wav.shape[-1]
         noisy_scores.append(float(si_snr(x[..., :n], s[..., :n])))
         enhanced_scores.append(float(si_snr(wav, s[..., :n])))
         if dnsmos is not None:
             enhanced.append(wav[0].float().cpu().numpy())
-    real = [enhance(x)[0].float().cpu().numpy() for x in unpaired] if dnsmos is not None else []
+    real = ([model(torch.from_numpy(x)[None].to(device)).wav[0].float().cpu().numpy() for x in unpaired]
+            if dnsmos is not None else [])
     model.train(was_training)
     noisy_mean, enhanced_mean = float(np.mean(noisy_scores)), float(np.mean(enhanced_scores))
     metrics = {"si_snr_noisy": noisy_mean, "si_snr_enhanced": enhanced_mean,

@@ -76,12 +76,15 @@ def read_bytes(source: str | Path, storage_options: Mapping[str, Any] | None = N
 
 
 def _sniff(data: bytes) -> str:
+    """The container format by its first bytes. Safetensors is tested before the legacy pickle:
+    its 8-byte header length can itself start with 0x80 (any header of 128 + 256k bytes), the
+    pickle protocol marker, but a pickle never has ``{`` at byte 8 after a length that fits."""
     if data[:4] == b"PK\x03\x04":
         return "torch-zip"
-    if data[:1] == b"\x80":
-        return "torch-legacy"
     if len(data) > 8 and int.from_bytes(data[:8], "little") < len(data) and data[8:9] == b"{":
         return "safetensors"
+    if data[:1] == b"\x80":
+        return "torch-legacy"
     return "unknown"
 
 

@@ -141,6 +141,21 @@ def test_narrow_model_round_trips_with_its_config(tmp_path, probe):
     assert torch.equal(_run(loaded, probe), _run(model, probe))
 
 
+def test_a_project_file_whose_header_length_starts_with_the_pickle_marker_loads(tmp_path, probe):
+    """A safetensors header of 128 + 256k bytes begins the file with 0x80, the byte pickles begin
+    with. Such a file (one in 256 saved checkpoints) must still load as the project format."""
+    model = FRCRN(SMALL_CONFIG).eval()
+    path = tmp_path / "marker.safetensors"
+    for padding in range(256):
+        save_checkpoint(model, path, provenance={"note": "x" * padding})
+        if path.read_bytes()[:1] == b"\x80":
+            break
+    assert path.read_bytes()[:1] == b"\x80", "no padding gave a header length starting with 0x80"
+    loaded, info = load_checkpoint(path)
+    assert info.format == "frcrn" and info.provenance["note"] == "x" * padding
+    assert torch.equal(_run(loaded, probe), _run(model, probe))
+
+
 def test_loading_builds_without_init_yet_equals_a_model_built_and_loaded_the_plain_way(tmp_path, probe):
     """load_checkpoint builds on the meta device (no random init, no STFT pseudo-inverse) and fills
     everything from the file: the same tensors, trainable parameters and outputs as FRCRN(config) +

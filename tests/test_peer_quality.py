@@ -140,6 +140,25 @@ def test_summary_rows_and_tables(pq):
     assert pq.room_rows([r for r in records if not r.get("reverb")], ["x"]) == []  # one kind only: no table
 
 
+def test_the_reference_row_scores_the_clean_target_and_skips_real_clips(pq):
+    """--reference: the ceiling row. Its output is each synthetic item's target (SI-SDR of a signal
+    with itself is huge, PESQ-WB its maximum), and a real clip, having no target, gives no row."""
+    clean = _signal(16000, seed=1)
+    noisy = clean + 0.3 * _signal(16000, seed=2)
+    items = [pq.Item("synthetic", "0000", noisy, clean, {"noise_family": "pink", "snr_db": 5.0, "reverb": False}),
+             pq.Item("unpaired", "clip", noisy, None, {})]
+    base = {(it.set, it.item): pq.score(it.noisy, it.clean, None, []) for it in items}
+    records = pq.run_one(pq.make_reference(), items, base, None, lambda message: None)
+    assert [(r["enhancer"], r["item"]) for r in records] == [("reference", "0000")]
+    (row,) = records
+    assert not row["error"] and row["lag"] == 0
+    assert row["si_sdr"] > 60 and row["pesq_wb"] == pytest.approx(4.64, abs=0.01)
+    assert row["si_sdr"] > row["si_sdr_noisy"] + 40
+    summary = pq.summary_rows(records, ["reference"])[0]
+    assert summary["real_items"] == 0 and math.isnan(summary["x_realtime"])
+    assert "matches" in pq.lag_check([summary], {"reference": "reference"})[0]
+
+
 # ----------------------------------------------------------------------------- the peers themselves
 
 

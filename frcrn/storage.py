@@ -34,9 +34,20 @@ from fsspec.implementations.local import LocalFileSystem
 
 from .formats import content_type as _content_type_of
 
-__all__ = ["OBJECT_STORES", "atomic_write", "protocols"]
+__all__ = ["OBJECT_STORES", "atomic_write", "is_remote", "is_url", "protocols"]
 
 OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl"}
+
+
+def is_url(location: str) -> bool:
+    """A location with a scheme (``s3://``, ``memory://``, ``file://`` ...), which fsspec opens and
+    which must be joined with ``/`` and never made absolute; anything else is a local path."""
+    return "://" in location
+
+
+def is_remote(location: str) -> bool:
+    """A URL that is not on this machine: ``file://`` names a local path (normalise it as one)."""
+    return is_url(location) and not location.startswith("file://")
 
 
 def protocols(fs: fsspec.AbstractFileSystem) -> set[str]:

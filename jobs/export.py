@@ -42,7 +42,8 @@ import pandas as pd
 from frcrn.corpus.results import SELECTION_COLUMNS
 from frcrn.corpus.writers import ExportError, write_corpus
 from frcrn.corpus.writers.fields import plain
-from frcrn.corpus.writers.rows import is_url, normalise
+from frcrn.corpus.writers.rows import normalise
+from frcrn.storage import is_remote
 from jobs.errors import NothingToExport, SpecError, first_line, storage_step
 
 __all__ = ["DEFAULT_WHERE", "RESULTS", "SELECTED", "default_dest", "export", "read_results", "read_selection",
@@ -59,7 +60,7 @@ def default_dest(output_uri: str, to: str) -> str:
 
 def _read(output_uri: str, path: str, storage_options: Mapping[str, Any], doing: str) -> bytes | None:
     """The bytes of the manifest at ``path`` (below ``output_uri``); None when there is none."""
-    options = dict(storage_options) if is_url(output_uri) else {}
+    options = dict(storage_options) if is_remote(output_uri) else {}
     with storage_step("OUTPUT_URI", output_uri, options, doing):
         fs, fs_path = fsspec.core.url_to_fs(path, **options)
         if not fs.exists(fs_path):
@@ -189,7 +190,7 @@ def export(output_uri: str, to: str, *, where: str = DEFAULT_WHERE, dest: str | 
     chosen = _rows(results, where, selection)
     target = normalise(dest or default_dest(root, to))
     try:
-        with storage_step("DEST", target, options if is_url(target) else {}, f"writing the {to} export"):
+        with storage_step("DEST", target, options if is_remote(target) else {}, f"writing the {to} export"):
             summary = write_corpus(chosen, to, target, storage_options=options, root=root, selected=selection,
                                    input_storage_options=input_storage_options)
     except ExportError as err:

@@ -18,7 +18,7 @@ from frcrn.evaluation.run import _write_parquet
 from frcrn.model.checkpoint import save_checkpoint
 from frcrn.model.config import ModelConfig
 from frcrn.model.network import FRCRN
-from frcrn.storage import atomic_write
+from frcrn.storage import atomic_write, is_remote, is_url
 from jobs.storage import atomic_write as job_atomic_write
 from jobs.storage import filesystem
 
@@ -39,6 +39,18 @@ def mode(path) -> int:
 def tiny_model() -> FRCRN:
     torch.manual_seed(0)
     return FRCRN(ModelConfig(width=8, fsmn_hidden=8))
+
+
+@pytest.mark.parametrize(("location", "url", "remote"), [
+    ("s3://bucket/key.wav", True, True),
+    ("memory://x/y", True, True),
+    ("file:///data/a.wav", True, False),
+    ("/data/a.wav", False, False),
+    ("relative/a.wav", False, False),
+])
+def test_a_url_has_a_scheme_and_only_file_urls_are_local(location, url, remote):
+    """is_url: joined with '/', never made absolute; is_remote: not on this machine."""
+    assert (is_url(location), is_remote(location)) == (url, remote)
 
 
 def test_local_writes_get_the_umask_mode_and_leave_no_temporary_file(tmp_path):

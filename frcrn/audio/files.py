@@ -21,7 +21,7 @@ import fsspec
 import numpy as np
 
 from ..formats import AUDIO_SUFFIXES, content_type
-from ..storage import atomic_write
+from ..storage import atomic_write, is_url
 from .codec import _FORMATS, SAMPLE_RATE, AudioError, DecodedAudio, decode_audio, encode_audio
 
 __all__ = [
@@ -134,7 +134,7 @@ def _glob_root(spec: str) -> str:
 
 def _list_entries(lines: Iterator[str], base: str, join: Any) -> list[AudioFile]:
     entries = (line.split("#", 1)[0].strip() for line in lines)
-    return [AudioFile(e if "://" in e or os.path.isabs(e) else join(base, e), e) for e in entries if e]
+    return [AudioFile(e if is_url(e) or os.path.isabs(e) else join(base, e), e) for e in entries if e]
 
 
 def _wanted(path: str, suffixes: tuple[str, ...], exclude: str | None) -> bool:
@@ -165,7 +165,7 @@ def _local_audio(spec: str, suffixes: tuple[str, ...], exclude: str | None) -> l
 
 
 def _fsspec_audio(spec: str, fs: Any, path: str, suffixes: tuple[str, ...], exclude: str | None) -> list[AudioFile]:
-    url = "://" in spec
+    url = is_url(spec)
     excluded = fs._strip_protocol(exclude) if exclude else None
 
     def named(p: str) -> str:
@@ -207,7 +207,7 @@ def find_audio(
     Raises FileNotFoundError when nothing matches.
     """
     wanted = tuple(s.lower() for s in suffixes)
-    if "://" not in spec and fs is None:
+    if not is_url(spec) and fs is None:
         files = _local_audio(spec, wanted, exclude)
     else:
         if fs is None:

@@ -17,16 +17,13 @@ import numpy as np
 import pandas as pd
 
 from ..config import ConfigError
+from ..storage import is_url
 from .config import EvalConfig, SyntheticSet
 
 TABLE_EXTENSIONS = (".csv", ".parquet", ".jsonl")
 
 
 # ----------------------------------------------------------------------------- file lists
-
-
-def is_url(spec: str) -> bool:
-    return "://" in spec
 
 
 def _join(base: str, entry: str) -> str:

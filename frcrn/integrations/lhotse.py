@@ -37,7 +37,7 @@ import numpy as np
 
 from ..audio import AudioError, encode_audio
 from ..enhance_config import EnhanceConfig
-from ..storage import atomic_write
+from ..storage import atomic_write, is_url
 from .core import OUTPUT_FORMATS, BatchEnhancer, RowError, check_output, finish, to_model_rate
 
 __all__ = ["EnhanceFailures", "enhance_cuts", "enhance_recordings"]
@@ -150,7 +150,7 @@ def _write(rec: Any, channels: list[np.ndarray], output_dir: str, output_format:
     data = np.stack([d.output for d in done], axis=1)  # [frames, channels]
     location = _location(output_dir, rec.id, output_format)
     atomic_write(location, encode_audio(data, rate, output_format), storage_options=storage_options)
-    kind = "url" if "://" in location else "file"
+    kind = "url" if is_url(location) else "file"
     ids = list(rec.channel_ids)
     return Recording(id=rec.id, sources=[AudioSource(type=kind, channels=ids, source=location)], sampling_rate=rate,
                      num_samples=data.shape[0], duration=data.shape[0] / rate, channel_ids=ids)
@@ -158,7 +158,7 @@ def _write(rec: Any, channels: list[np.ndarray], output_dir: str, output_format:
 
 def _location(output_dir: str, recording_id: str, output_format: str) -> str:
     name = f"{quote(recording_id, safe='')}.{output_format}"
-    if "://" in output_dir:
+    if is_url(output_dir):
         return f"{output_dir.rstrip('/')}/{name}"
     return os.path.join(os.path.abspath(output_dir), name)
 

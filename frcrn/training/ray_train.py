@@ -50,12 +50,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..storage import is_url
 from .config import TrainConfig
 from .trainer import Trainer, Worker
-
-
-def _is_url(path: str) -> bool:
-    return "://" in path
 
 
 def absolute_paths(config: TrainConfig) -> TrainConfig:
@@ -63,7 +60,7 @@ def absolute_paths(config: TrainConfig) -> TrainConfig:
     Every path setting is fixed here (speech, noise and impulse responses may be lists)."""
 
     def fix(path: str | None) -> str | None:
-        return path if path is None or _is_url(path) else os.path.abspath(os.path.expanduser(path))
+        return path if path is None or is_url(path) else os.path.abspath(os.path.expanduser(path))
 
     def fix_spec(spec: str | tuple[str, ...] | None) -> str | tuple[str, ...] | None:
         return tuple(fix(p) for p in spec) if isinstance(spec, (list, tuple)) else fix(spec)  # type: ignore[misc]

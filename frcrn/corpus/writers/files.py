@@ -17,8 +17,9 @@ from fsspec.implementations.local import LocalFileSystem
 
 from frcrn.storage import atomic_write
 
+from ...storage import is_remote
 from .fields import ExportError
-from .rows import embedded, is_url, normalise
+from .rows import embedded, normalise
 
 __all__ = ["AudioReader", "Destination"]
 
@@ -30,7 +31,7 @@ class Destination:
 
     def __init__(self, dest: str, storage_options: Mapping[str, Any] | None = None):
         self.url = normalise(dest)
-        options = dict(storage_options or {}) if is_url(self.url) else {}
+        options = dict(storage_options or {}) if is_remote(self.url) else {}
         self.fs, self.path = fsspec.core.url_to_fs(self.url, **options)
         self.written: list[str] = []
 
@@ -59,7 +60,7 @@ class AudioReader:
         self._fs: dict[tuple[str, bool], Any] = {}
 
     def fs(self, uri: str, original: bool = False) -> tuple[Any, str]:
-        if not is_url(uri):
+        if not is_remote(uri):
             return self._fs.setdefault(("file", False), LocalFileSystem()), uri
         protocol = uri.split("://", 1)[0]
         key = (protocol, original)

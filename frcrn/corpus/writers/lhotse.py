@@ -27,6 +27,7 @@ import gzip
 import json
 from typing import Any
 
+from ...storage import is_remote
 from .fields import (
     GENDER_COLUMNS,
     LANGUAGE_COLUMNS,
@@ -37,7 +38,7 @@ from .fields import (
     first_present,
 )
 from .files import Destination
-from .rows import ExportRows, Recording, Row, is_url
+from .rows import ExportRows, Recording, Row
 
 __all__ = ["FILES", "recording", "supervision", "write"]
 
@@ -46,7 +47,7 @@ _NOT_CUSTOM = frozenset(("custom", "offset", "duration", "start", "channel", "sa
 
 
 def recording(rec: Recording) -> dict[str, Any]:
-    kind = "url" if is_url(rec.uri) else "file"
+    kind = "url" if is_remote(rec.uri) else "file"
     channels = list(range(rec.channels))
     return {"id": rec.id, "sources": [{"type": kind, "channels": channels, "source": rec.uri}],
             "sampling_rate": rec.sample_rate, "num_samples": rec.num_samples, "duration": rec.duration,

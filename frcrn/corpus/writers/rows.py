@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
+from ...storage import is_remote
 from ..results import CHOICES, SELECTION_COLUMNS
 from .fields import (
     GENDER_COLUMNS,
@@ -54,7 +55,7 @@ from .fields import (
     segment_id,
 )
 
-__all__ = ["ORIGINAL_SUFFIX", "ExportRows", "Recording", "Row", "embedded", "is_url",
+__all__ = ["ORIGINAL_SUFFIX", "ExportRows", "Recording", "Row", "embedded",
            "normalise", "relative", "row_audio"]
 
 log = logging.getLogger(__name__)
@@ -99,13 +100,9 @@ class Recording:
         return self.num_samples / self.sample_rate
 
 
-def is_url(uri: str) -> bool:
-    return "://" in uri and not uri.startswith("file://")
-
-
 def normalise(uri: str) -> str:
     """A local path made absolute (``file://`` dropped), a URL without its trailing slash."""
-    if is_url(uri):
+    if is_remote(uri):
         return uri.rstrip("/")
     return os.path.abspath(os.path.expanduser(uri.removeprefix("file://")))
 

@@ -340,9 +340,9 @@ def make_noisy() -> Denoiser:
 
 def make_reference() -> Denoiser:
     """The ceiling row: :func:`run_one` gives it each synthetic item's clean target as its output."""
-    def no_signal(x: np.ndarray) -> np.ndarray:
-        return np.asarray(x, dtype=np.float32)  # the warm-up call only; items use their clean target
-    return Denoiser("reference", "reference", no_signal, "the clean target (a perfect enhancer)")
+    def warm_up_only(x: np.ndarray) -> np.ndarray:
+        return np.asarray(x, dtype=np.float32)
+    return Denoiser("reference", "reference", warm_up_only, "the clean target (a perfect enhancer)")
 
 
 def make_frcrn(name: str, checkpoint: str | None) -> Denoiser:
@@ -554,7 +554,7 @@ def run_one(den: Denoiser, items: list[Item], base: dict[str, dict], dnsmos: Dns
             t0 = time.perf_counter()
             output = it.clean if den.kind == "reference" else den.run(it.noisy)
             raw = np.asarray(output, dtype=np.float32).reshape(-1)
-            if den.kind not in ("noisy", "reference"):  # the identity has no speed worth a number
+            if den.kind not in ("noisy", "reference"):  # neither has a speed worth a number
                 rec["enhance_seconds"] = time.perf_counter() - t0
             if not np.isfinite(raw).all():
                 raise ValueError("output contains NaN or Inf")

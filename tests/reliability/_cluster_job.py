@@ -99,13 +99,22 @@ def main(spec_path: str, result_path: str) -> None:
                     os.kill(int(actors[0]["Pid"]), signal.SIGKILL)
                     res["injected"] = f"SIGKILL pid {actors[0]['Pid']} of {len(actors)} replicas"
             elif name == "remove_node" and th.is_alive():
+                # The head node has a CPU too, so at a given moment no live replica may sit on a
+                # worker node (one on the head, the other starting): look again for a while.
                 by_id = {w.node_id: w for w in workers if w in cluster.worker_nodes}
-                for info in _enhance_actors():
-                    node = by_id.get(info["Address"]["NodeID"])
-                    if node is not None:
-                        cluster.remove_node(node, allow_graceful=False)
-                        res["injected"] = f"removed node {node.node_id[:8]} hosting replica pid {info['Pid']}"
-                        break
+                node_deadline = time.time() + 60
+                while res["injected"] is None and th.is_alive() and time.time() < node_deadline:
+                    actors = _enhance_actors()
+                    for info in actors:
+                        node = by_id.get(info["Address"]["NodeID"])
+                        if node is not None:
+                            cluster.remove_node(node, allow_graceful=False)
+                            res["injected"] = f"removed node {node.node_id[:8]} hosting replica pid {info['Pid']}"
+                            break
+                    else:
+                        res["replicas_seen"] = ["worker" if a["Address"]["NodeID"] in by_id else "head"
+                                                for a in actors]
+                        time.sleep(0.2)
             elif name == "poison_file":
                 res["injected"] = "model.factory: the poison file kills its replica"
             th.join(timeout=spec["job_timeout"])

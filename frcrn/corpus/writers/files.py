@@ -15,9 +15,8 @@ from typing import Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from frcrn.storage import atomic_write
+from frcrn.storage import atomic_write, is_remote
 
-from ...storage import is_remote
 from .fields import ExportError
 from .rows import embedded, normalise
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .speech_edits import fade_out_ramp
+
 __all__ = [
     "NoisePool",
     "RirPool",
@@ -193,9 +195,8 @@ def early_part(rir: np.ndarray, early_seconds: float, sample_rate: int = 16000) 
     end = int(np.argmax(np.abs(out))) + round(early_seconds * sample_rate)
     fade = round(EARLY_FADE_SECONDS * sample_rate)
     if end < out.size:
-        ramp = 0.5 * (1.0 + np.cos(np.linspace(0.0, np.pi, fade, dtype=np.float32)))  # 1 -> 0
         stop = min(end + fade, out.size)
-        out[end:stop] *= ramp[: stop - end]
+        out[end:stop] *= fade_out_ramp(fade)[: stop - end]
         out[stop:] = 0.0
     return out
 

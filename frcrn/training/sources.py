@@ -170,7 +170,7 @@ class RirPool:
     def reverberate(self, clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """``clean`` convolved with a random response, cut to its length (the target FRCRN learns:
         it denoises, it does not dereverberate)."""
-        return _convolve(clean, self.arrays[int(rng.integers(0, len(self.arrays)))])
+        return _convolve(clean, self.arrays[int(rng.integers(0, len(self.arrays)))])[0]
 
     def reverberate_with_early(self, clean: np.ndarray, rng: np.random.Generator, early_seconds: float,
                                sample_rate: int = 16000) -> tuple[np.ndarray, np.ndarray]:
@@ -182,7 +182,8 @@ class RirPool:
         listener (and DNSMOS) hears as reverberation. A target that keeps only the early part
         teaches the model to remove the tail with the noise, as the DNS Challenge recipes do."""
         rir = self.arrays[int(rng.integers(0, len(self.arrays)))]
-        return _convolve(clean, rir), _convolve(clean, early_part(rir, early_seconds, sample_rate))
+        full, early = _convolve(clean, rir, early_part(rir, early_seconds, sample_rate))
+        return full, early
 
 
 EARLY_FADE_SECONDS = 0.005
@@ -201,8 +202,10 @@ def early_part(rir: np.ndarray, early_seconds: float, sample_rate: int = 16000) 
     return out
 
 
-def _convolve(clean: np.ndarray, rir: np.ndarray) -> np.ndarray:
-    n = clean.size + rir.size - 1
+def _convolve(clean: np.ndarray, *rirs: np.ndarray) -> list[np.ndarray]:
+    """``clean`` convolved with each response, cut to its length; the speech's spectrum is
+    computed once for all of them."""
+    n = clean.size + max(rir.size for rir in rirs) - 1
     size = 1 << (n - 1).bit_length()
-    out = np.fft.irfft(np.fft.rfft(clean, size) * np.fft.rfft(rir, size), size)[: clean.size]
-    return out.astype(np.float32)
+    spectrum = np.fft.rfft(clean, size)
+    return [np.fft.irfft(spectrum * np.fft.rfft(rir, size), size)[: clean.size].astype(np.float32) for rir in rirs]

@@ -2,7 +2,8 @@
 
 `network` (FRCRN, its UNets), `layers` (complex building blocks), `stft` (the convolutional STFT),
 `config` (ModelConfig: the network's shape, as data), `checkpoint` (load/save every supported
-format, as untrusted input) and `official_layout` (the official state_dict layout <-> native).
+format, as untrusted input), `official_layout` (the official state_dict layout <-> native) and
+`widen` (grow a trained network into a wider one that computes the same function).
 """
 
 from .checkpoint import DEFAULT_CHECKPOINT, CheckpointError, CheckpointInfo, load_checkpoint, save_checkpoint

@@ -137,7 +137,9 @@ class TrainConfig:
     init_from: str | None = None
     """Checkpoint to start from when out_dir has no last.pt (e.g. the shipped default). The step
     count and training seconds go on from its provenance, and its `training` block joins the new
-    checkpoints' `training.lineage`, so a chain of stages keeps every stage's settings."""
+    checkpoints' `training.lineage`, so a chain of stages keeps every stage's settings. A checkpoint
+    narrower than `model` (smaller width and/or fsmn_hidden, all else equal) is grown into it by
+    `frcrn.model.widen` (same output at the start; the new channels learn from there)."""
     steps: int = 100_000
     max_hours: float | None = None
     eval_every: int = 250

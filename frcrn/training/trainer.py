@@ -33,6 +33,7 @@ import torch
 from ..audio.files import list_audio_files, load_clips
 from ..model.checkpoint import load_checkpoint, save_checkpoint
 from ..model.network import FRCRN
+from ..model.widen import WIDENABLE, CannotWiden, widen
 from ..quality.dnsmos import get_scorer
 from ..storage import atomic_write
 from .config import DataConfig, TrainConfig
@@ -169,16 +170,23 @@ class Trainer:
             self._log({"event": "resume", "step": self.step})
         elif self.config.init_from:
             model, info = load_checkpoint(self.config.init_from)
+            widened: dict[str, Any] = {}
             if model.config != self.config.model:
-                raise ValueError(f"init_from {self.config.init_from} has model config {model.config}, "
-                                 f"but this run trains {self.config.model}")
+                source = model.config
+                try:  # a narrower trained network grows into this run's, computing the same function
+                    model = widen(model, self.config.model, seed=self.config.seed)
+                except CannotWiden as error:
+                    raise ValueError(f"init_from {self.config.init_from} has model config {model.config}, "
+                                     f"but this run trains {self.config.model}: {error}") from None
+                widened = {"widened_from": {name: getattr(source, name) for name in WIDENABLE}}
             self.model.load_state_dict(model.state_dict())
             previous = info.provenance.get("training", {})
             self.step, self.seconds = int(previous.get("steps", 0)), float(previous.get("seconds", 0.0))
-            stage = {"checkpoint": str(self.config.init_from), "sha256": info.sha256,
+            stage = {"checkpoint": str(self.config.init_from), "sha256": info.sha256, **widened,
                      **{key: value for key, value in previous.items() if key != "lineage"}}
             self.lineage = [*previous.get("lineage", []), stage]
-            self._log({"event": "init", "from": str(self.config.init_from), "sha256": info.sha256, "step": self.step})
+            self._log({"event": "init", "from": str(self.config.init_from), "sha256": info.sha256, "step": self.step,
+                       **widened})
 
     def _recorded_noise(self) -> tuple[NoisePool, list[dict[str, Any]]]:
         """The training recorded-noise pool (the training split of ``noise``, then the Debian

@@ -316,6 +316,24 @@ def test_init_from_continues_the_count_and_the_provenance_keeps_every_stage(spee
     assert all("lineage" not in stage for stage in lineage)  # each stage once, not nested
 
 
+def test_init_from_a_narrower_checkpoint_widens_it_and_records_that(speech, tmp_path):
+    """A wider run can start from a trained narrower network (grown so it computes the same
+    function); the log and the lineage say so. Narrowing is refused with both shapes named."""
+    narrow, wide = tmp_path / "narrow", tmp_path / "wide"
+    Trainer(tiny_config(speech, narrow, steps=2)).run()
+    wider = dataclasses.replace(TINY, width=16, fsmn_hidden=12)
+    Trainer(tiny_config(speech, wide, steps=3, model=wider, init_from=str(narrow / "best.safetensors"))).run()
+    init = read_log(wide)[0]
+    assert init["event"] == "init" and init["step"] == 2
+    assert init["widened_from"] == {"width": 8, "fsmn_hidden": 8}
+    header = json.loads((wide / "best.json").read_text())
+    assert header["config"]["width"] == 16 and header["config"]["fsmn_hidden"] == 12
+    assert header["provenance"]["training"]["lineage"][-1]["widened_from"] == {"width": 8, "fsmn_hidden": 8}
+
+    with pytest.raises(ValueError, match="cannot narrow a network: width 16 -> 8"):
+        Trainer(tiny_config(speech, tmp_path / "narrower", init_from=str(wide / "best.safetensors")))
+
+
 def test_a_compressed_loss_weight_trains_and_is_logged(speech, tmp_path):
     config = tiny_config(speech, tmp_path / "run", steps=1, eval_every=10,
                          loss=LossConfig(compressed_weight=100.0))

@@ -103,7 +103,8 @@ class FRCRN(nn.Module):
         super().__init__()
         self.config = config or ModelConfig()
         self.channels_last = True
-        """Inference in the channels-last layout (measured faster on CPU); False = the training layout."""
+        """Activations in the channels-last layout, in inference and training (measured faster on CPU:
+        benchmarks/model_throughput.py, benchmarks/training_step.py); False = the plain NCHW layout."""
         c = self.config
         self.stft = ConvSTFTPair(c.win_len, c.hop, c.fft_len)
         self.unet1 = UNet(self.config)
@@ -114,9 +115,10 @@ class FRCRN(nn.Module):
         spec = self.stft(wav)
         b, _, t = spec.shape
         x = spec.view(b, 2, self.config.freq_bins, t)
-        if not self.training and self.channels_last:
-            # inference layout: channels-last activations (oneDNN's native convolution layout, and
-            # the FSMN's matrix-product layout); every layer keeps it, outputs are the same numbers.
+        if self.channels_last:
+            # channels-last activations: oneDNN's native convolution layout (forward and backward),
+            # and in inference the FSMN's matrix-product layout; every layer keeps it, outputs are the
+            # same numbers up to float summation order.
             u1 = self.unet1(x.contiguous(memory_format=torch.channels_last))
         else:
             u1 = self.unet1(x)

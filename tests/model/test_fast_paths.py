@@ -1,5 +1,5 @@
-"""The inference fast paths (channels-last layout, chunked FSMN, optional torch.compile) give the
-same numbers as the plain layout, and training mode is untouched by them."""
+"""The fast paths (channels-last layout; in inference also folded batch norm, chunked FSMN and the
+optional torch.compile) give the same numbers as the plain layout, in inference and in training."""
 
 from __future__ import annotations
 
@@ -56,18 +56,31 @@ def test_chunking_does_not_change_results(monkeypatch):
         _close(fast(x), reference, 1e-5)
 
 
-def test_training_mode_ignores_fast_paths():
+def test_training_in_channels_last_gives_the_plain_layouts_outputs_and_gradients():
+    """Training runs channels-last too (faster on CPU; benchmarks/training_step.py) but not the
+    inference-only fast paths (folded batch norm, chunked FSMN): same outputs, same gradients."""
     fast, plain = _models()
     fast.train()
     plain.train()
-    x = torch.randn(2, 12800) * 0.1
-    torch.manual_seed(1)
-    out = fast(x)
-    out.wav.square().mean().backward()
-    torch.manual_seed(1)
-    ref = plain(x)
-    _close(out, ref, 1e-6)
-    assert all(p.grad is not None for p in fast.parameters() if p.requires_grad and p.grad is not None)
+    x = torch.randn(2, 12800, generator=torch.Generator().manual_seed(0)) * 0.1
+    outputs = []
+    for model in (fast, plain):
+        out = model(x)
+        out.wav.square().mean().backward()
+        outputs.append(out)
+    # float32 summation order differs between the layouts (oneDNN's channels-last backward sums in
+    # another order, and kernels differ by CPU), and a random network amplifies it: compared by SNR
+    # (measured here: outputs ~100 dB, gradients 47-92 dB over four inputs; a layout mix-up gives
+    # ~0 dB). Convolution biases that feed batch norm are left out: their true gradient is zero, so
+    # both layouts hold only rounding noise there.
+    for got, want in zip(*outputs):
+        assert snr_db(want.detach(), got.detach()) > 60
+    before_bn = [name for name, module in fast.named_modules()
+                 if isinstance(module, layers.ComplexConv) and module.bn is not None]
+    grads = [(p.grad, q.grad) for (name, p), q in zip(fast.named_parameters(), plain.parameters())
+             if name.rsplit(".", 1)[0] not in before_bn or not name.endswith(".bias")]
+    assert all(got is not None for got, _ in grads)
+    assert snr_db(torch.cat([want.flatten() for _, want in grads]), torch.cat([got.flatten() for got, _ in grads])) > 30
 
 
 BF16_SNR_DB = 30.0

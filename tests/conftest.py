@@ -91,6 +91,19 @@ def parity_outputs(parity_model, parity_input):
         return parity_model(torch.from_numpy(parity_input)[None])
 
 
+def randomize_batch_norm(model: FRCRN) -> FRCRN:
+    """Give every batch norm non-trivial statistics and affine weights (fresh ones are the identity in
+    eval mode, which would hide a misplaced or unfolded channel). Returns the model."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.5, 0.5)
+    return model
+
+
 @pytest.fixture(scope="session")
 def small_model() -> FRCRN:
     """A narrow random FRCRN (width 16): the real network, ~20x cheaper than the official size."""

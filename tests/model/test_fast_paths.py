@@ -12,21 +12,14 @@ import torch
 from frcrn.model import layers
 from frcrn.model.config import ModelConfig
 from frcrn.model.network import FRCRN, compile_for_inference
-from tests.conftest import snr_db
+from tests.conftest import randomize_batch_norm, snr_db
 
 CONFIG = ModelConfig(width=16, fsmn_hidden=8)
 
 
 def _models() -> tuple[FRCRN, FRCRN]:
     torch.manual_seed(0)
-    fast = FRCRN(CONFIG)
-    with torch.no_grad():  # non-trivial batch-norm statistics, so the folding is exercised
-        for module in fast.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_mean.uniform_(-0.5, 0.5)
-                module.running_var.uniform_(0.5, 2.0)
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.uniform_(-0.5, 0.5)
+    fast = randomize_batch_norm(FRCRN(CONFIG))  # so the folding is exercised
     plain = FRCRN(CONFIG)
     plain.load_state_dict(fast.state_dict())
     plain.channels_last = False

@@ -15,6 +15,7 @@ from frcrn.model.checkpoint import load_checkpoint
 from frcrn.model.config import ModelConfig
 from frcrn.model.network import FRCRN
 from frcrn.model.widen import CannotWiden, widen
+from tests.conftest import randomize_batch_norm
 
 NARROW = ModelConfig(width=16, fsmn_hidden=16, depth=6)
 
@@ -23,15 +24,7 @@ NARROW = ModelConfig(width=16, fsmn_hidden=16, depth=6)
 def narrow() -> FRCRN:
     """A random network with non-trivial batch-norm statistics (so that misplaced channels show)."""
     torch.manual_seed(5)
-    model = FRCRN(NARROW)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_mean.uniform_(-0.5, 0.5)
-                module.running_var.uniform_(0.5, 2.0)
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.uniform_(-0.2, 0.2)
-    return model.eval()
+    return randomize_batch_norm(FRCRN(NARROW)).eval()
 
 
 @pytest.fixture(scope="module")

@@ -115,13 +115,10 @@ class FRCRN(nn.Module):
         spec = self.stft(wav)
         b, _, t = spec.shape
         x = spec.view(b, 2, self.config.freq_bins, t)
-        if self.channels_last:
-            # channels-last activations: oneDNN's native convolution layout (forward and backward),
-            # and in inference the FSMN's matrix-product layout; every layer keeps it, outputs are the
-            # same numbers up to float summation order.
-            u1 = self.unet1(x.contiguous(memory_format=torch.channels_last))
-        else:
-            u1 = self.unet1(x)
+        # channels-last activations: oneDNN's native convolution layout (forward and backward), and in
+        # inference the FSMN's matrix-product layout; every layer keeps it, outputs are the same
+        # numbers up to float summation order.
+        u1 = self.unet1(x.contiguous(memory_format=torch.channels_last) if self.channels_last else x)
         mask1 = torch.tanh(u1)
         mask2 = (torch.tanh(self.unet2(u1)) + mask1).contiguous()
         mask1 = mask1.contiguous()

@@ -39,6 +39,7 @@ class CannotWiden(ValueError):
 def check_widening(source: ModelConfig, target: ModelConfig) -> None:
     """Raise `CannotWiden` unless `target` only grows `width` and/or `fsmn_hidden` of `source`."""
     fixed = {f.name for f in dataclasses.fields(ModelConfig)} - set(WIDENABLE)
+
     def changes(names: list[str], sep: str) -> str:
         return ", ".join(f"{name}{sep}{getattr(source, name)} -> {getattr(target, name)}" for name in names)
 
@@ -88,8 +89,7 @@ def _embed(old: torch.Tensor, new: torch.Tensor, out_dim: int | None, pair_dims:
     result = new.clone()
     # old units: every input zero (new ones stay so), then the old weights at their places
     result.index_fill_(out_dim, maps[out_dim], 0.0)
-    index = torch.meshgrid(*maps, indexing="ij") if maps else ()
-    result[index] = old
+    result[torch.meshgrid(*maps, indexing="ij")] = old
     return result
 
 
@@ -120,7 +120,7 @@ def widen(model: FRCRN, target: ModelConfig, *, seed: int = 0) -> FRCRN:
             key = f"{module_name}.{name}"
             out_dim, pair_dims = _layout(owner, name)
             state[key] = _embed(old_own[name].detach().cpu(), tensor.detach(), out_dim, pair_dims)
-    missing = set(wide.state_dict()) - set(state)
-    state.update({key: model.state_dict()[key] for key in missing if key.startswith("stft.")})
+    old_state = model.state_dict()  # the fixed STFT kernels: the same for every width
+    state.update({key: old_state[key] for key in set(wide.state_dict()) - set(state) if key.startswith("stft.")})
     wide.load_state_dict(state)
     return wide.train(model.training)
